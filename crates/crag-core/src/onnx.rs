@@ -1,0 +1,236 @@
+//! A small ONNX graph builder on top of `onnx-protobuf`.
+//!
+//! Architectures in CRAG describe their graphs through [`GraphBuilder`]: every helper adds nodes for one
+//! PyTorch-equivalent layer (`Linear`, `LayerNorm`, exact-erf `GELU`, ...) so that the exported graph computes the
+//! same function as the trainer's modules and the reference forward passes in this crate.
+
+use onnx_protobuf::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+use crate::{CragError, Result};
+
+/// ONNX opset the exporters target (LayerNormalization needs 17; reductions keep attribute axes up to 17).
+pub const OPSET: i64 = 17;
+
+/// One dimension of a graph input or output.
+#[derive(Debug, Clone)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(usize),
+    /// A symbolic (dynamic) size such as the batch dimension.
+    Symbolic(&'static str),
+}
+
+/// Incrementally builds an ONNX graph; names of intermediate values are generated.
+pub struct GraphBuilder {
+    graph: GraphProto,
+    counter: usize,
+}
+
+fn attr_int(name: &str, v: i64) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::INT.into();
+    a.i = v;
+    a
+}
+
+fn attr_float(name: &str, v: f32) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::FLOAT.into();
+    a.f = v;
+    a
+}
+
+fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    let mut a = AttributeProto::new();
+    a.name = name.to_string();
+    a.type_ = AttributeType::INTS.into();
+    a.ints = v.to_vec();
+    a
+}
+
+fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> ValueInfoProto {
+    let mut shape = TensorShapeProto::new();
+    for d in dims {
+        let mut dim = tensor_shape_proto::Dimension::new();
+        match d {
+            Dim::Fixed(n) => dim.set_dim_value(*n as i64),
+            Dim::Symbolic(s) => dim.set_dim_param((*s).to_string()),
+        }
+        shape.dim.push(dim);
+    }
+    let mut tensor = type_proto::Tensor::new();
+    tensor.elem_type = elem as i32;
+    tensor.shape = Some(shape).into();
+    let mut tp = TypeProto::new();
+    tp.set_tensor_type(tensor);
+    let mut vi = ValueInfoProto::new();
+    vi.name = name.to_string();
+    vi.type_ = Some(tp).into();
+    vi
+}
+
+impl GraphBuilder {
+    /// Start an empty graph with the given name.
+    pub fn new(name: &str) -> Self {
+        let mut graph = GraphProto::new();
+        graph.name = name.to_string();
+        GraphBuilder { graph, counter: 0 }
+    }
+
+    fn fresh(&mut self, hint: &str) -> String {
+        self.counter += 1;
+        format!("{hint}_{}", self.counter)
+    }
+
+    /// Declare a float32 graph input.
+    pub fn input(&mut self, name: &str, dims: &[Dim]) -> String {
+        self.graph
+            .input
+            .push(value_info(name, DataType::FLOAT, dims));
+        name.to_string()
+    }
+
+    /// Expose `value` as a float32 graph output called `name`.
+    pub fn output(&mut self, value: &str, name: &str, dims: &[Dim]) {
+        self.node("Identity", &[value], name, vec![]);
+        self.graph
+            .output
+            .push(value_info(name, DataType::FLOAT, dims));
+    }
+
+    /// Add a float32 initializer (a weight) stored as little-endian raw bytes.
+    pub fn initializer(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<String> {
+        let expected: usize = shape.iter().product();
+        if expected != data.len() {
+            return Err(CragError::CorruptModel(format!(
+                "tensor {name}: shape {shape:?} needs {expected} values, got {}",
+                data.len()
+            )));
+        }
+        let mut t = TensorProto::new();
+        t.name = name.to_string();
+        t.data_type = DataType::FLOAT as i32;
+        t.dims = shape.iter().map(|&d| d as i64).collect();
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.initializer.push(t);
+        Ok(name.to_string())
+    }
+
+    /// Add an int64 initializer (used for shape-like operands such as `axes`).
+    pub fn initializer_i64(&mut self, name: &str, data: &[i64]) -> String {
+        let mut t = TensorProto::new();
+        t.name = name.to_string();
+        t.data_type = DataType::INT64 as i32;
+        t.dims = vec![data.len() as i64];
+        t.raw_data = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.graph.initializer.push(t);
+        name.to_string()
+    }
+
+    /// A float32 scalar constant.
+    pub fn scalar(&mut self, hint: &str, v: f32) -> Result<String> {
+        let name = self.fresh(hint);
+        self.initializer(&name, &[], &[v])
+    }
+
+    /// Add a node with one output; returns the output name.
+    pub fn node(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        output: &str,
+        attrs: Vec<AttributeProto>,
+    ) -> String {
+        let mut n = NodeProto::new();
+        n.op_type = op.to_string();
+        n.name = format!("{op}_{}", self.graph.node.len());
+        n.input = inputs.iter().map(|s| s.to_string()).collect();
+        n.output = vec![output.to_string()];
+        n.attribute = attrs;
+        self.graph.node.push(n);
+        output.to_string()
+    }
+
+    /// Add a node whose output gets a generated name.
+    pub fn op(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.fresh(&op.to_lowercase());
+        self.node(op, inputs, &out, attrs)
+    }
+
+    /// `torch.nn.Linear`: `x @ W^T + b` with `W` stored `[out, in]`.
+    pub fn linear(&mut self, x: &str, weight: &str, bias: Option<&str>) -> String {
+        let mut inputs = vec![x, weight];
+        if let Some(b) = bias {
+            inputs.push(b);
+        }
+        self.op("Gemm", &inputs, vec![attr_int("transB", 1)])
+    }
+
+    /// `torch.nn.LayerNorm` over the last axis.
+    pub fn layer_norm(&mut self, x: &str, gamma: &str, beta: &str, eps: f32) -> String {
+        self.op(
+            "LayerNormalization",
+            &[x, gamma, beta],
+            vec![attr_int("axis", -1), attr_float("epsilon", eps)],
+        )
+    }
+
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))` (PyTorch's default), written with `Erf`.
+    pub fn gelu(&mut self, x: &str) -> Result<String> {
+        let inv_sqrt2 = self.scalar("inv_sqrt2", std::f32::consts::FRAC_1_SQRT_2)?;
+        let one = self.scalar("one", 1.0)?;
+        let half = self.scalar("half", 0.5)?;
+        let scaled = self.op("Mul", &[x, &inv_sqrt2], vec![]);
+        let erf = self.op("Erf", &[&scaled], vec![]);
+        let plus = self.op("Add", &[&erf, &one], vec![]);
+        let hx = self.op("Mul", &[x, &half], vec![]);
+        Ok(self.op("Mul", &[&hx, &plus], vec![]))
+    }
+
+    /// `F.normalize(x, dim=-1)`: `x / max(||x||_2, eps)` row-wise.
+    pub fn l2_normalize(&mut self, x: &str, eps: f32) -> Result<String> {
+        let norm = self.op(
+            "ReduceL2",
+            &[x],
+            vec![attr_ints("axes", &[-1]), attr_int("keepdims", 1)],
+        );
+        let eps = self.scalar("eps", eps)?;
+        let clamped = self.op("Max", &[&norm, &eps], vec![]);
+        Ok(self.op("Div", &[x, &clamped], vec![]))
+    }
+
+    /// Sum over the last axis, dropping it.
+    pub fn sum_last(&mut self, x: &str) -> String {
+        let axes = self.fresh("axes_last");
+        let axes = self.initializer_i64(&axes, &[-1]);
+        self.op("ReduceSum", &[x, &axes], vec![attr_int("keepdims", 0)])
+    }
+
+    /// Serialise the graph into a model with CRAG's producer name and metadata.
+    pub fn finish(self, metadata: &[(&str, String)]) -> Result<Vec<u8>> {
+        let mut model = ModelProto::new();
+        model.ir_version = 8;
+        model.producer_name = "crag".to_string();
+        model.producer_version = env!("CARGO_PKG_VERSION").to_string();
+        let mut opset = OperatorSetIdProto::new();
+        opset.domain = String::new();
+        opset.version = OPSET;
+        model.opset_import.push(opset);
+        for (k, v) in metadata {
+            let mut e = onnx_protobuf::StringStringEntryProto::new();
+            e.key = (*k).to_string();
+            e.value = v.clone();
+            model.metadata_props.push(e);
+        }
+        model.graph = Some(self.graph).into();
+        model
+            .write_to_bytes()
+            .map_err(|e| CragError::Runtime(format!("serialising ONNX model: {e}")))
+    }
+}

@@ -1,0 +1,202 @@
+//! ONNX Runtime sessions for CRAG models, through `ort` with the runtime library loaded dynamically.
+//!
+//! The library path is given by the caller (the extension reads it from the `crag.onnxruntime_library` GUC); no
+//! `ort` API is touched before [`init`] succeeds, so a missing or wrong library is an error, never a panic.
+
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2};
+use once_cell::sync::OnceCell;
+use ort::environment::Environment;
+use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::value::TensorRef;
+
+use crate::dti::{io, PairScorer};
+use crate::{CragError, Result};
+
+static ENV: OnceCell<(Environment, String)> = OnceCell::new();
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// CPU execution provider.
+    Cpu,
+    /// CUDA execution provider; falls back to CPU (with a notice) when it cannot be loaded.
+    Cuda,
+    /// CUDA when it loads, CPU otherwise, silently.
+    Auto,
+}
+
+/// Per-session settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionOptions {
+    /// Intra-op threads (1 inside PostgreSQL: parallel workers are processes).
+    pub threads: usize,
+    /// Requested device.
+    pub device: Device,
+}
+
+/// A built session and what it runs on.
+pub struct LoadedSession {
+    /// The ONNX Runtime session.
+    pub session: Session,
+    /// True when the CUDA provider was registered.
+    pub on_cuda: bool,
+    /// Set when CUDA was requested but not available (the caller decides how to tell the user).
+    pub fallback_reason: Option<String>,
+}
+
+/// Load the ONNX Runtime shared library at `path` (once per process) and create the environment.
+///
+/// Later calls return the existing environment; the path of the first successful load is reported by
+/// [`loaded_library`].
+pub fn init(path: &str) -> Result<&'static Environment> {
+    if let Some((env, _)) = ENV.get() {
+        return Ok(env);
+    }
+    if path.is_empty() {
+        return Err(CragError::Runtime(
+            "no ONNX Runtime library configured".into(),
+        ));
+    }
+    if !Path::new(path).is_file() {
+        return Err(CragError::Runtime(format!(
+            "ONNX Runtime library \"{path}\" does not exist"
+        )));
+    }
+    let (env, _) = ENV.get_or_try_init(|| -> Result<(Environment, String)> {
+        let builder = ort::init_from(path)
+            .map_err(|e| CragError::Runtime(format!("cannot load ONNX Runtime library: {e}")))?;
+        let env = builder
+            .with_name("crag")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| {
+                CragError::Runtime(format!("cannot create ONNX Runtime environment: {e}"))
+            })?;
+        Ok((env, path.to_string()))
+    })?;
+    Ok(env)
+}
+
+/// The library path the process loaded, if any.
+pub fn loaded_library() -> Option<&'static str> {
+    ENV.get().map(|(_, p)| p.as_str())
+}
+
+fn rt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> CragError + '_ {
+    move |e| CragError::Runtime(format!("{what}: {e}"))
+}
+
+fn builder(
+    env: &Environment,
+    opts: &SessionOptions,
+) -> Result<ort::session::builder::SessionBuilder> {
+    Session::builder(env)
+        .map_err(rt("creating session builder"))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(rt("setting graph optimisation"))?
+        .with_intra_threads(opts.threads.max(1))
+        .map_err(rt("setting intra-op threads"))?
+        .with_inter_threads(1)
+        .map_err(rt("setting inter-op threads"))
+}
+
+/// Build a session from ONNX bytes with graph optimisation, the requested threads and device.
+pub fn load_session(
+    env: &Environment,
+    onnx: &[u8],
+    opts: &SessionOptions,
+) -> Result<LoadedSession> {
+    let mut fallback_reason = None;
+    if opts.device != Device::Cpu {
+        let cuda = ort::ep::CUDA::default().build().error_on_failure();
+        match builder(env, opts)?.with_execution_providers([cuda]) {
+            Ok(mut b) => match b.commit_from_memory(onnx) {
+                Ok(session) => {
+                    return Ok(LoadedSession {
+                        session,
+                        on_cuda: true,
+                        fallback_reason: None,
+                    })
+                }
+                Err(e) => fallback_reason = Some(e.to_string()),
+            },
+            Err(e) => fallback_reason = Some(e.to_string()),
+        }
+    }
+    let session = builder(env, opts)?
+        .commit_from_memory(onnx)
+        .map_err(|e| CragError::CorruptModel(format!("ONNX Runtime rejected the model: {e}")))?;
+    Ok(LoadedSession {
+        session,
+        on_cuda: false,
+        fallback_reason,
+    })
+}
+
+/// Outputs of the DTI/ADR graph for a batch.
+#[derive(Debug, Clone)]
+pub struct DtiRun {
+    /// Binding probability per pair.
+    pub p_bind: Vec<f32>,
+    /// Drug embeddings `[B, d]`.
+    pub u: Array2<f32>,
+    /// Protein embeddings `[B, d]`.
+    pub v: Array2<f32>,
+    /// Predicted TF-IDF ADR profile `[B, K]`.
+    pub adr_pred: Array2<f32>,
+    /// The learned pair-scorer scalars.
+    pub scorer: PairScorer,
+}
+
+fn output_matrix(outputs: &ort::session::SessionOutputs<'_>, name: &str) -> Result<Array2<f32>> {
+    let arr = outputs
+        .get(name)
+        .ok_or_else(|| CragError::CorruptModel(format!("model has no output \"{name}\"")))?
+        .try_extract_array::<f32>()
+        .map_err(rt(name))?;
+    arr.into_dimensionality::<ndarray::Ix2>()
+        .map(|a| a.to_owned())
+        .map_err(|e| CragError::CorruptModel(format!("output {name}: {e}")))
+}
+
+fn output_vec(outputs: &ort::session::SessionOutputs<'_>, name: &str) -> Result<Vec<f32>> {
+    let arr = outputs
+        .get(name)
+        .ok_or_else(|| CragError::CorruptModel(format!("model has no output \"{name}\"")))?
+        .try_extract_array::<f32>()
+        .map_err(rt(name))?;
+    Ok(arr.iter().copied().collect())
+}
+
+fn output_scalar(outputs: &ort::session::SessionOutputs<'_>, name: &str) -> Result<f32> {
+    output_vec(outputs, name)?
+        .first()
+        .copied()
+        .ok_or_else(|| CragError::CorruptModel(format!("output {name} is empty")))
+}
+
+/// Run the DTI/ADR graph on a batch of (drug, protein) rows.
+pub fn run_dti(
+    session: &mut Session,
+    drug: ArrayView2<f32>,
+    prot: ArrayView2<f32>,
+) -> Result<DtiRun> {
+    let d = TensorRef::from_array_view(drug).map_err(rt("drug tensor"))?;
+    let p = TensorRef::from_array_view(prot).map_err(rt("protein tensor"))?;
+    let outputs = session
+        .run(ort::inputs![io::DRUG => d, io::PROTEIN => p])
+        .map_err(rt("running the DTI model"))?;
+    Ok(DtiRun {
+        p_bind: output_vec(&outputs, io::P_BIND)?,
+        u: output_matrix(&outputs, io::U)?,
+        v: output_matrix(&outputs, io::V)?,
+        adr_pred: output_matrix(&outputs, io::ADR_PRED)?,
+        scorer: PairScorer {
+            alpha: output_scalar(&outputs, io::ALPHA)?,
+            beta: output_scalar(&outputs, io::BETA)?,
+            gamma: output_scalar(&outputs, io::GAMMA)?,
+        },
+    })
+}

@@ -1,0 +1,1 @@
+//! Pharmacovigilance disproportionality statistics (placeholder, being written).

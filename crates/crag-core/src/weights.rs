@@ -1,0 +1,249 @@
+//! Named f32 tensors: the weight exchange format between the trainer, the exporters and the reference passes.
+//!
+//! On disk and in the database they are safetensors; names and shapes come from each architecture's
+//! parameter list, so one description serves training and export.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+
+use crate::{CragError, Result};
+
+/// Name and shape of one learnable parameter, plus how to initialise it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Dotted parameter name, e.g. `drug_adapter.fc1.weight`.
+    pub name: String,
+    /// Tensor shape (`[]` for a scalar).
+    pub shape: Vec<usize>,
+    /// Initialisation used by seeded exports and by the trainer.
+    pub init: Init,
+}
+
+/// Parameter initialisation schemes (PyTorch defaults where they exist).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, PyTorch's `nn.Linear` default.
+    Uniform { fan_in: usize },
+    /// Every element equals the value.
+    Constant(f32),
+}
+
+impl ParamSpec {
+    /// A parameter with the given name, shape and initialiser.
+    pub fn new(name: impl Into<String>, shape: &[usize], init: Init) -> Self {
+        ParamSpec {
+            name: name.into(),
+            shape: shape.to_vec(),
+            init,
+        }
+    }
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A set of named f32 tensors (row-major).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Weights {
+    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl Weights {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Insert (or replace) a tensor, checking that the shape matches the data.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+    ) -> Result<()> {
+        let name = name.into();
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return Err(CragError::CorruptModel(format!(
+                "tensor {name}: shape {shape:?} needs {n} values, got {}",
+                data.len()
+            )));
+        }
+        self.tensors.insert(name, (shape, data));
+        Ok(())
+    }
+
+    /// Tensor names in sorted order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(|s| s.as_str())
+    }
+
+    /// The raw data of `name`, checked against `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        let (s, d) = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
+        if s != shape {
+            return Err(CragError::CorruptModel(format!(
+                "weight {name} has shape {s:?}, expected {shape:?}"
+            )));
+        }
+        Ok(d)
+    }
+
+    /// `name` as a matrix `[rows, cols]`.
+    pub fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Array2<f32>> {
+        let d = self.get(name, &[rows, cols])?;
+        Array2::from_shape_vec((rows, cols), d.to_vec())
+            .map_err(|e| CragError::CorruptModel(e.to_string()))
+    }
+
+    /// `name` as a vector of length `n`.
+    pub fn vector(&self, name: &str, n: usize) -> Result<Array1<f32>> {
+        Ok(Array1::from_vec(self.get(name, &[n])?.to_vec()))
+    }
+
+    /// `name` as a scalar (shape `[]`).
+    pub fn scalar(&self, name: &str) -> Result<f32> {
+        Ok(self.get(name, &[])?[0])
+    }
+
+    /// `name` as an n-dimensional array.
+    pub fn array(&self, name: &str) -> Result<ArrayD<f32>> {
+        let (s, d) = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
+        ArrayD::from_shape_vec(IxDyn(s), d.clone())
+            .map_err(|e| CragError::CorruptModel(e.to_string()))
+    }
+
+    /// Check that every spec is present with the right shape, and nothing non-finite slipped in.
+    pub fn validate(&self, specs: &[ParamSpec]) -> Result<()> {
+        for spec in specs {
+            let d = self.get(&spec.name, &spec.shape)?;
+            if d.iter().any(|v| !v.is_finite()) {
+                return Err(CragError::CorruptModel(format!(
+                    "weight {} contains NaN or Inf",
+                    spec.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deterministic initialisation of every spec from `seed` (ChaCha8).
+    pub fn seeded(specs: &[ParamSpec], seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut w = Weights::new();
+        for spec in specs {
+            let data: Vec<f32> = match spec.init {
+                Init::Uniform { fan_in } => {
+                    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+                    (0..spec.numel())
+                        .map(|_| rng.random_range(-bound..bound))
+                        .collect()
+                }
+                Init::Constant(c) => vec![c; spec.numel()],
+            };
+            w.tensors
+                .insert(spec.name.clone(), (spec.shape.clone(), data));
+        }
+        w
+    }
+
+    /// Parse safetensors bytes (f32 tensors only).
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| CragError::CorruptModel(format!("reading safetensors: {e}")))?;
+        let mut w = Weights::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(CragError::CorruptModel(format!(
+                    "tensor {name} has dtype {:?}; only F32 is supported",
+                    view.dtype()
+                )));
+            }
+            let data: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            w.insert(name, view.shape().to_vec(), data)?;
+        }
+        Ok(w)
+    }
+
+    /// Serialise to safetensors bytes.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
+            .tensors
+            .iter()
+            .map(|(n, (s, d))| {
+                (
+                    n.clone(),
+                    s.clone(),
+                    d.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(n, s, b)| {
+                TensorView::new(Dtype::F32, s.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| CragError::CorruptModel(format!("tensor {n}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        safetensors::serialize(views, None)
+            .map_err(|e| CragError::CorruptModel(format!("writing safetensors: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_round_trip_and_shape_checks() {
+        let specs = vec![
+            ParamSpec::new("a.weight", &[3, 2], Init::Uniform { fan_in: 2 }),
+            ParamSpec::new("a.scale", &[], Init::Constant(0.5)),
+        ];
+        let w = Weights::seeded(&specs, 7);
+        w.validate(&specs).unwrap();
+        let back = Weights::from_safetensors(&w.to_safetensors().unwrap()).unwrap();
+        assert_eq!(back, w);
+        assert_eq!(back.scalar("a.scale").unwrap(), 0.5);
+        assert!(back.get("a.weight", &[2, 3]).is_err());
+        assert!(back.get("missing", &[1]).is_err());
+        let bound = 1.0 / 2f32.sqrt();
+        assert!(back
+            .get("a.weight", &[3, 2])
+            .unwrap()
+            .iter()
+            .all(|v| v.abs() < bound));
+    }
+
+    #[test]
+    fn seeding_is_deterministic_and_seed_dependent() {
+        let specs = vec![ParamSpec::new("x", &[16], Init::Uniform { fan_in: 4 })];
+        assert_eq!(Weights::seeded(&specs, 1), Weights::seeded(&specs, 1));
+        assert_ne!(Weights::seeded(&specs, 1), Weights::seeded(&specs, 2));
+    }
+
+    #[test]
+    fn validate_rejects_non_finite() {
+        let specs = vec![ParamSpec::new("x", &[2], Init::Constant(0.0))];
+        let mut w = Weights::new();
+        w.insert("x", vec![2], vec![1.0, f32::NAN]).unwrap();
+        assert!(w.validate(&specs).is_err());
+        assert!(w.insert("y", vec![3], vec![1.0]).is_err());
+    }
+}

@@ -1,0 +1,261 @@
+// `#[pg_test]`s: type mapping, SQLSTATEs, the registry and version switching, against tiny seeded models built
+// on the fly with crag-core's exporter, compared with crag-core's ndarray reference.
+
+use crag_core::artifacts::{seeded_dti, AdrTerm};
+use crag_core::dti::{self, DtiConfig, DtiHead, PairScorer, Prototypes};
+use crag_core::weights::Weights;
+use ndarray::Array2;
+use pgrx::prelude::*;
+
+use crate::registry::import_artifacts;
+
+fn cfg(head: DtiHead) -> DtiConfig {
+    DtiConfig { drug_dim: 6, prot_dim: 5, n_adr: 12, d: 4, hidden_ratio: 2, head, ln_eps: 1e-5 }
+}
+
+fn terms(k: usize) -> Vec<AdrTerm> {
+    (0..k).map(|i| AdrTerm { adr_index: i, term: format!("adr {i:02}"), meddra_id: Some(format!("C{i:07}")) }).collect()
+}
+
+/// Register a seeded model under `name`; returns its version, weights and artefacts.
+fn install(name: &str, head: DtiHead, seed: u64, activate: bool) -> (i32, Weights, crag_core::artifacts::ModelArtifacts) {
+    let c = cfg(head);
+    let (art, w) = seeded_dti(name, &c, seed, terms(c.n_adr), 3).unwrap();
+    let v = import_artifacts(&art, activate).unwrap_or_else(|e| panic!("import failed: {e:?}"));
+    (v, w, art)
+}
+
+const DRUG: [f32; 6] = [0.1, -0.4, 0.9, 0.0, 1.5, -2.0];
+const PROT: [f32; 5] = [0.3, 0.3, -0.7, 1.1, 0.05];
+
+fn sql_vec(v: &[f32]) -> String {
+    format!("ARRAY[{}]::real[]", v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(","))
+}
+
+fn reference_p_bind(head: DtiHead, w: &Weights) -> f64 {
+    let c = cfg(head);
+    let d = Array2::from_shape_vec((1, 6), DRUG.to_vec()).unwrap();
+    let p = Array2::from_shape_vec((1, 5), PROT.to_vec()).unwrap();
+    dti::reference_forward(&c, w, d.view(), p.view()).unwrap().p_bind[0] as f64
+}
+
+fn call_dti(model: &str) -> f64 {
+    Spi::get_one::<f64>(&format!("SELECT crag.crag_dti({}, {}, '{model}')", sql_vec(&DRUG), sql_vec(&PROT)))
+        .unwrap()
+        .unwrap()
+}
+
+/// `SQLSTATE: message` of the error `query` raises, or None.
+fn sqlstate_of(query: &str) -> Option<String> {
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$ \
+         BEGIN EXECUTE q; RETURN NULL; EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+    )
+    .unwrap();
+    Spi::get_one_with_args::<String>("SELECT pg_temp.sqlstate_of($1)", &[query.into()]).unwrap()
+}
+
+#[pg_test]
+fn crag_dti_equals_reference_for_both_heads() {
+    for (name, head) in [("dti", DtiHead::Cosine), ("dti_bilinear", DtiHead::Bilinear)] {
+        let (_, w, _) = install(name, head, 7, true);
+        let got = call_dti(name);
+        let want = reference_p_bind(head, &w);
+        assert!((got - want).abs() < 1e-5, "{name}: {got} vs reference {want}");
+    }
+}
+
+#[pg_test]
+fn crag_topk_adr_matches_pair_scorer_and_masks() {
+    let (_, w, art) = install("dti", DtiHead::Cosine, 9, true);
+    let c = cfg(DtiHead::Cosine);
+    let d = Array2::from_shape_vec((1, 6), DRUG.to_vec()).unwrap();
+    let p = Array2::from_shape_vec((1, 5), PROT.to_vec()).unwrap();
+    let out = dti::reference_forward(&c, &w, d.view(), p.view()).unwrap();
+    let (k, dd, data) = art.prototypes.clone().unwrap();
+    let protos = Prototypes::from_rows(k, dd, (0..k).map(|i| (i, Some(data[i * dd..(i + 1) * dd].to_vec())))).unwrap();
+    let scorer = PairScorer { alpha: 1.0, beta: 1.0, gamma: 0.5 };
+    let want =
+        dti::top_k_adr(&scorer, out.u.row(0).as_slice().unwrap(), out.v.row(0).as_slice().unwrap(), out.p_bind[0], &protos, 20)
+            .unwrap();
+    assert_eq!(want.len(), 8, "12 ADRs, every third masked");
+
+    let rows: Vec<(i32, i32, String, f64, f64)> = Spi::connect(|c| {
+        c.select(&format!("SELECT * FROM crag.crag_topk_adr({}, {}, 20)", sql_vec(&DRUG), sql_vec(&PROT)), None, &[])
+            .unwrap()
+            .map(|r| {
+                (
+                    r.get::<i32>(1).unwrap().unwrap(),
+                    r.get::<i32>(2).unwrap().unwrap(),
+                    r.get::<String>(3).unwrap().unwrap(),
+                    r.get::<f64>(4).unwrap().unwrap(),
+                    r.get::<f64>(5).unwrap().unwrap(),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(rows.len(), want.len());
+    for (row, w) in rows.iter().zip(&want) {
+        assert_eq!(row.0 as usize, w.rank);
+        assert_eq!(row.1 as usize, w.adr_index);
+        assert_eq!(row.2, format!("adr {:02}", w.adr_index));
+        assert!((row.3 - w.score as f64).abs() < 1e-5);
+        assert!((row.4 - w.joint_score as f64).abs() < 1e-5);
+        assert!(row.1 % 3 != 2, "masked ADR {} returned", row.1);
+    }
+    let n3 = Spi::get_one::<i64>(&format!("SELECT count(*) FROM crag.crag_topk_adr({}, {}, 3)", sql_vec(&DRUG), sql_vec(&PROT)));
+    assert_eq!(n3.unwrap(), Some(3));
+}
+
+#[pg_test]
+fn batch_forms_equal_row_forms() {
+    install("dti", DtiHead::Bilinear, 4, true);
+    Spi::run(
+        "CREATE TEMP TABLE pairs AS SELECT i AS id, \
+           ARRAY(SELECT sin(i * 7 + j)::real FROM generate_series(1, 6) j) AS d, \
+           ARRAY(SELECT cos(i * 3 + j)::real FROM generate_series(1, 5) j) AS p \
+         FROM generate_series(1, 25) i",
+    )
+    .unwrap();
+    Spi::run("SET crag.batch_size = 4").unwrap();
+    let mismatches = Spi::get_one::<i64>(
+        "WITH b AS (SELECT crag.crag_dti_batch(array_agg(d ORDER BY id), array_agg(p ORDER BY id)) AS probs FROM pairs), \
+              u AS (SELECT x.prob, x.ord::int AS id FROM b, unnest(b.probs) WITH ORDINALITY x(prob, ord)) \
+         SELECT count(*) FROM pairs JOIN u USING (id) WHERE abs(crag.crag_dti(d, p) - u.prob) > 1e-6",
+    )
+    .unwrap();
+    assert_eq!(mismatches, Some(0));
+    let n = Spi::get_one::<i64>("SELECT count(*) FROM crag.crag_topk_adr_batch((SELECT array_agg(d ORDER BY id) FROM pairs), (SELECT array_agg(p ORDER BY id) FROM pairs), 2)");
+    assert_eq!(n.unwrap(), Some(50));
+    let diff = Spi::get_one::<i64>(
+        "SELECT count(*) FROM crag.crag_topk_adr_batch((SELECT array_agg(d ORDER BY id) FROM pairs), (SELECT array_agg(p ORDER BY id) FROM pairs), 3) b \
+         JOIN pairs ON pairs.id = b.pair \
+         LEFT JOIN LATERAL crag.crag_topk_adr(pairs.d, pairs.p, 3) s ON s.rank = b.rank \
+         WHERE s.adr_index IS DISTINCT FROM b.adr_index OR abs(s.score - b.score) > 1e-6",
+    );
+    assert_eq!(diff.unwrap(), Some(0));
+}
+
+#[pg_test]
+fn version_switch_and_rollback_follow_the_active_version_in_one_backend() {
+    let (v1, w1, _) = install("dti", DtiHead::Cosine, 1, true);
+    let first = call_dti("dti");
+    assert!((first - reference_p_bind(DtiHead::Cosine, &w1)).abs() < 1e-5);
+    let (v2, w2, _) = install("dti", DtiHead::Cosine, 2, false);
+    assert_eq!((v1, v2), (1, 2));
+    assert!((call_dti("dti") - first).abs() < 1e-12, "registering without activation changes nothing");
+    Spi::run("SELECT crag.activate_model('dti', 2)").unwrap();
+    let second = call_dti("dti");
+    assert!((second - reference_p_bind(DtiHead::Cosine, &w2)).abs() < 1e-5);
+    assert!((second - first).abs() > 1e-6, "different seeds give different models");
+    assert_eq!(Spi::get_one::<i32>("SELECT crag.rollback_model('dti')").unwrap(), Some(1));
+    assert!((call_dti("dti") - first).abs() < 1e-12);
+    assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM crag.models WHERE name = 'dti' AND active").unwrap(), Some(1));
+    // Re-importing identical bytes reuses the version.
+    let (again, _, _) = install("dti", DtiHead::Cosine, 2, false);
+    assert_eq!(again, 2);
+}
+
+#[pg_test]
+fn bad_input_gets_specific_sqlstates() {
+    install("dti", DtiHead::Cosine, 3, true);
+    let short = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2]::real[], {})", sql_vec(&PROT))).unwrap();
+    assert_eq!(short, "22023: crag: drug_vec has 2 elements, but model \"dti\" expects 6");
+    let nan = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2,'NaN',4,5,6]::real[], {})", sql_vec(&PROT))).unwrap();
+    assert_eq!(nan, "22023: crag: drug_vec[3] is NaN; CRAG needs finite values");
+    let inf = sqlstate_of(&format!("SELECT crag.crag_dti({}, ARRAY[1,2,3,4,'Infinity']::real[])", sql_vec(&DRUG))).unwrap();
+    assert!(inf.starts_with("22023: crag: prot_vec[5] is inf"), "{inf}");
+    let null = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2,NULL,4,5,6]::real[], {})", sql_vec(&PROT))).unwrap();
+    assert_eq!(null, "22004: crag: drug_vec contains NULL elements");
+    let unknown = sqlstate_of(&format!("SELECT crag.crag_dti({}, {}, 'nope')", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    assert_eq!(unknown, "42704: crag: model \"nope\" does not exist");
+    let k0 = sqlstate_of(&format!("SELECT * FROM crag.crag_topk_adr({}, {}, 0)", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    assert_eq!(k0, "22023: crag: k must be positive, got 0");
+    let rows = sqlstate_of(&format!("SELECT crag.crag_dti_batch(ARRAY[{0},{0}], ARRAY[{1}])", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    assert!(rows.starts_with("22023: crag: drug_vecs has 2 rows but prot_vecs has 1"), "{rows}");
+    let row2 = sqlstate_of(&format!(
+        "SELECT crag.crag_dti_batch(ARRAY[{0},{0}], ARRAY[{1}, ARRAY[0,0,0,0,'NaN']::real[]])",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap();
+    assert!(row2.starts_with("22023: crag: prot_vecs[2][5] is NaN"), "{row2}");
+    // STRICT: NULL in, NULL out.
+    assert_eq!(Spi::get_one::<f64>(&format!("SELECT crag.crag_dti(NULL, {})", sql_vec(&PROT))).unwrap(), None);
+    // The model survives all of the above.
+    assert!(call_dti("dti").is_finite());
+}
+
+#[pg_test]
+fn unknown_model_error_lists_registered_models() {
+    install("dti", DtiHead::Cosine, 3, true);
+    install("dti_b", DtiHead::Bilinear, 3, false);
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.detail_of(q text) RETURNS text LANGUAGE plpgsql AS $$ \
+         DECLARE d text; BEGIN EXECUTE q; RETURN NULL; \
+         EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL; RETURN d; END $$",
+    )
+    .unwrap();
+    let detail = Spi::get_one::<String>(
+        "SELECT pg_temp.detail_of('SELECT crag.crag_dti(ARRAY[0,0,0,0,0,0]::real[], ARRAY[0,0,0,0,0]::real[], ''nope'')')",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(detail, "Registered models: dti (active version 1), dti_b (no active version).");
+    let inactive = sqlstate_of("SELECT crag.crag_dti(ARRAY[0,0,0,0,0,0]::real[], ARRAY[0,0,0,0,0]::real[], 'dti_b')").unwrap();
+    assert_eq!(inactive, "55000: crag: model \"dti_b\" has no active version");
+}
+
+#[pg_test]
+fn registry_rules() {
+    let (v, _, _) = install("dti", DtiHead::Cosine, 5, true);
+    assert_eq!(v, 1);
+    let active = sqlstate_of("SELECT crag.drop_model('dti', 1)").unwrap();
+    assert!(active.starts_with("55006"), "{active}");
+    let nov = sqlstate_of("SELECT crag.activate_model('dti', 9)").unwrap();
+    assert!(nov.starts_with("42704: crag: model \"dti\" has no version 9"), "{nov}");
+    let norb = sqlstate_of("SELECT crag.rollback_model('dti')").unwrap();
+    assert!(norb.starts_with("55000"), "{norb}");
+    let badsha = sqlstate_of("UPDATE crag.models SET sha256 = repeat('0', 64)").unwrap();
+    assert!(badsha.starts_with("23514"), "stored sha256 must match the bytes: {badsha}");
+    let two = sqlstate_of("INSERT INTO crag.models (name, version, kind, onnx, sha256, active) \
+                           SELECT name, 2, kind, onnx, sha256, true FROM crag.models WHERE name = 'dti'")
+    .unwrap();
+    assert!(two.starts_with("23505"), "two active versions: {two}");
+    let overview = Spi::get_one::<i64>("SELECT adr_prototypes FROM crag.models_overview WHERE name = 'dti'");
+    assert_eq!(overview.unwrap(), Some(8));
+}
+
+#[pg_test]
+fn readers_need_no_superuser_and_cannot_write() {
+    install("dti", DtiHead::Cosine, 6, true);
+    Spi::run("CREATE ROLE crag_reader NOLOGIN").unwrap();
+    Spi::run("SET ROLE crag_reader").unwrap();
+    let p = call_dti("dti");
+    assert!((0.0..=1.0).contains(&p));
+    let denied = sqlstate_of("SELECT crag.activate_model('dti', 1)").unwrap();
+    assert!(denied.starts_with("42501"), "{denied}");
+    let denied = sqlstate_of("DELETE FROM crag.models").unwrap();
+    assert!(denied.starts_with("42501"), "{denied}");
+    let denied = sqlstate_of("SELECT crag.import_model('/tmp')").unwrap();
+    assert!(denied.starts_with("42501"), "{denied}");
+    Spi::run("RESET ROLE").unwrap();
+}
+
+#[pg_test]
+fn import_model_reports_missing_directories() {
+    let e = sqlstate_of("SELECT crag.import_model('/nonexistent/crag-model')").unwrap();
+    assert!(e.starts_with("42704: crag: model directory /nonexistent/crag-model does not exist"), "{e}");
+}
+
+#[pg_test]
+fn kind_mismatch_is_rejected() {
+    let c = cfg(DtiHead::Cosine);
+    let (mut art, _) = seeded_dti("rel", &c, 1, terms(c.n_adr), 0).unwrap();
+    art.meta.kind = "relation".into();
+    art.adr_terms.clear();
+    art.prototypes = None;
+    import_artifacts(&art, true).unwrap();
+    let e = sqlstate_of(&format!("SELECT crag.crag_dti({}, {}, 'rel')", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    assert_eq!(e, "22023: crag: model \"rel\" is a relation model; this function needs a dti_adr model");
+}
