@@ -5,6 +5,7 @@
 //! ([`onnx`]) and the ndarray reference passes used as test oracles.
 
 pub mod artifacts;
+pub mod data;
 pub mod dti;
 pub mod error;
 pub mod onnx;

@@ -1,0 +1,3 @@
+//! Readers for the public corpora CRAG trains and evaluates on. Paths are always given by the caller.
+
+pub mod sider;

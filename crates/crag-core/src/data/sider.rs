@@ -1,0 +1,93 @@
+//! SIDER 4.1 (Kuhn et al., NAR 2016): drug side effects from labels, MedDRA-coded.
+//!
+//! `meddra_all_se.tsv.gz` columns: flat STITCH id, stereo STITCH id, label UMLS CUI, MedDRA type (LLT/PT),
+//! MedDRA UMLS CUI, side-effect name. CRAG works at preferred-term (PT) level.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::{CragError, Result};
+
+/// One (drug, MedDRA preferred term) pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SideEffect {
+    /// Flat STITCH compound id (`CID1…`).
+    pub stitch_id: String,
+    /// MedDRA concept id (UMLS CUI).
+    pub meddra_id: String,
+    /// MedDRA preferred term.
+    pub term: String,
+}
+
+/// Parse PT rows of `meddra_all_se` from a reader; duplicates (same drug and CUI) are dropped.
+pub fn parse_side_effects(reader: impl Read) -> Result<Vec<SideEffect>> {
+    let mut seen = BTreeSet::new();
+    for (i, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.map_err(|e| CragError::io("reading SIDER side effects", e))?;
+        if line.is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() != 6 {
+            return Err(CragError::invalid(format!(
+                "meddra_all_se line {}: expected 6 tab-separated columns, got {}",
+                i + 1,
+                cols.len()
+            )));
+        }
+        if cols[3] == "PT" {
+            seen.insert(SideEffect { stitch_id: cols[0].into(), meddra_id: cols[4].into(), term: cols[5].into() });
+        }
+    }
+    Ok(seen.into_iter().collect())
+}
+
+/// Read `meddra_all_se.tsv.gz` (or an uncompressed `.tsv`) from `path`.
+pub fn read_side_effects(path: &Path) -> Result<Vec<SideEffect>> {
+    let file = std::fs::File::open(path).map_err(|e| CragError::io(format!("opening {}", path.display()), e))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        parse_side_effects(flate2::read::GzDecoder::new(file))
+    } else {
+        parse_side_effects(file)
+    }
+}
+
+/// Preferred terms ordered by the number of drugs that list them (ties by term), with their CUI.
+pub fn terms_by_prevalence(effects: &[SideEffect]) -> Vec<(String, String, usize)> {
+    let mut count: HashMap<(&str, &str), usize> = HashMap::new();
+    for e in effects {
+        *count.entry((e.meddra_id.as_str(), e.term.as_str())).or_default() += 1;
+    }
+    let mut by_term: BTreeMap<(std::cmp::Reverse<usize>, &str), &str> = BTreeMap::new();
+    for ((cui, term), n) in count {
+        by_term.insert((std::cmp::Reverse(n), term), cui);
+    }
+    by_term.into_iter().map(|((n, term), cui)| (term.to_string(), cui.to_string(), n.0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "CID1\tCID01\tC1\tLLT\tC1\tAbdominal cramps\n\
+                          CID1\tCID01\tC1\tPT\tC2\tAbdominal pain\n\
+                          CID1\tCID01\tC9\tPT\tC2\tAbdominal pain\n\
+                          CID2\tCID02\tC3\tPT\tC2\tAbdominal pain\n\
+                          CID2\tCID02\tC4\tPT\tC4\tNausea\n";
+
+    #[test]
+    fn keeps_distinct_pt_pairs_and_ranks_by_prevalence() {
+        let se = parse_side_effects(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(se.len(), 3, "LLT row dropped, duplicate PT for CID1 collapsed");
+        let ranked = terms_by_prevalence(&se);
+        assert_eq!(ranked[0], ("Abdominal pain".into(), "C2".into(), 2));
+        assert_eq!(ranked[1], ("Nausea".into(), "C4".into(), 1));
+    }
+
+    #[test]
+    fn malformed_lines_are_errors() {
+        let err = parse_side_effects("CID1\tPT\n".as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+    }
+}
