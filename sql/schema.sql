@@ -82,6 +82,14 @@ BEGIN
     IF name IS NULL OR kind IS NULL OR onnx IS NULL OR config IS NULL THEN
         RAISE EXCEPTION 'crag: name, kind, onnx and config must not be NULL' USING ERRCODE = '22004';
     END IF;
+    IF name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'crag: invalid model name "%"', name USING ERRCODE = '22023',
+            HINT = 'Model names are lower-case identifiers: a letter, then letters, digits or underscores.';
+    END IF;
+    IF kind NOT IN ('dti_adr', 'relation', 'ner') THEN
+        RAISE EXCEPTION 'crag: unknown model kind "%"', kind USING ERRCODE = '22023',
+            HINT = 'Kinds are dti_adr, relation and ner.';
+    END IF;
     -- Serialise concurrent registrations of the same name.
     PERFORM pg_advisory_xact_lock(hashtext('crag.models'), hashtext(name));
     SELECT coalesce(max(m.version), 0) + 1 INTO v FROM crag.models m WHERE m.name = register_model.name;
@@ -113,10 +121,11 @@ BEGIN
     IF v IS NULL OR NOT EXISTS (SELECT 1 FROM crag.models m WHERE m.name = activate_model.name AND m.version = v) THEN
         SELECT string_agg(m.version::text, ', ' ORDER BY m.version) INTO known
           FROM crag.models m WHERE m.name = activate_model.name;
-        RAISE EXCEPTION 'crag: model "%" has no version %', name, coalesce(v::text, '(any)')
-            USING ERRCODE = '42704',
-                  DETAIL = CASE WHEN known IS NULL THEN 'No model of that name is registered.'
-                                ELSE 'Registered versions: ' || known || '.' END;
+        IF known IS NULL THEN
+            RAISE EXCEPTION 'crag: model "%" does not exist', name USING ERRCODE = '42704';
+        END IF;
+        RAISE EXCEPTION 'crag: model "%" has no version %', name, v
+            USING ERRCODE = '42704', DETAIL = 'Registered versions: ' || known || '.';
     END IF;
     -- Two statements: the partial unique index allows one active row per name at every moment.
     UPDATE crag.models m SET active = false WHERE m.name = activate_model.name AND m.active AND m.version <> v;

@@ -28,19 +28,20 @@ pub fn matrix(arg: &str, arr: Array<'_, f32>) -> PgResult<Matrix> {
         ));
     }
     let dims: Vec<usize> = raw.dims().iter().map(|&d| d as usize).collect();
-    let (rows, cols) =
-        match dims.as_slice() {
-            [] => (1, 0),
-            [n] => (1, *n),
-            [r, c] => (*r, *c),
-            _ => return Err(PgError::new(
+    let (rows, cols) = match dims.as_slice() {
+        [] => (1, 0),
+        [n] => (1, *n),
+        [r, c] => (*r, *c),
+        _ => {
+            return Err(PgError::new(
                 PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
                 format!(
                     "{arg} has {} dimensions; CRAG takes vectors (1-D) or batches of vectors (2-D)",
                     dims.len()
                 ),
-            )),
-        };
+            ))
+        }
+    };
     // SAFETY: the array has no NULLs, so its data area is `len` contiguous float4 values.
     let data = unsafe { raw.data::<f32>().as_ref() }.to_vec();
     Ok(Matrix { rows, cols, data })

@@ -109,10 +109,8 @@ impl ModelArtifacts {
     /// Read a model directory.
     pub fn read_dir(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
-            return Err(CragError::NotFound(format!(
-                "model directory {} does not exist",
-                dir.display()
-            )));
+            let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
+            return Err(CragError::io(format!("model directory {}", dir.display()), e));
         }
         let meta: ModelMeta = serde_json::from_slice(&read(&dir.join("model.json"))?)
             .map_err(|e| CragError::CorruptModel(format!("{}/model.json: {e}", dir.display())))?;

@@ -408,8 +408,8 @@ pub fn export_onnx(cfg: &DtiConfig, w: &Weights) -> Result<Vec<u8>> {
     let beta = g.initializer("pair_scorer.beta", &[], w.get("pair_scorer.beta", &[])?)?;
     let gamma = g.initializer("pair_scorer.gamma", &[], w.get("pair_scorer.gamma", &[])?)?;
 
-    g.output(&logit, io::LOGIT, &[batch.clone()]);
-    g.output(&p_bind, io::P_BIND, &[batch.clone()]);
+    g.output(&logit, io::LOGIT, std::slice::from_ref(&batch));
+    g.output(&p_bind, io::P_BIND, std::slice::from_ref(&batch));
     g.output(&u, io::U, &[batch.clone(), Dim::Fixed(cfg.d)]);
     g.output(&v, io::V, &[batch.clone(), Dim::Fixed(cfg.d)]);
     g.output(&adr, io::ADR_PRED, &[batch, Dim::Fixed(cfg.n_adr)]);

@@ -5,8 +5,9 @@ use crate::{CragError, Result};
 /// Check that `values` (the SQL argument `arg`) has `expected` finite elements for `model`.
 pub fn finite_vector(arg: &str, values: &[f32], expected: usize, model: &str) -> Result<()> {
     if values.len() != expected {
+        let plural = if values.len() == 1 { "" } else { "s" };
         return Err(CragError::invalid(format!(
-            "{arg} has {} elements, but model \"{model}\" expects {expected}",
+            "{arg} has {} element{plural}, but model \"{model}\" expects {expected}",
             values.len()
         )));
     }
@@ -46,6 +47,8 @@ mod tests {
             .to_string();
         assert_eq!(e, "prot_vec[1] is inf; CRAG needs finite values");
         assert!(finite_vector("x", &[0.0; 4], 4, "m").is_ok());
+        let e = finite_vector("x", &[0.0], 4, "m").unwrap_err().to_string();
+        assert_eq!(e, "x has 1 element, but model \"m\" expects 4");
         assert_eq!(positive_k(3).unwrap(), 3);
         assert_eq!(
             positive_k(0).unwrap_err().to_string(),

@@ -25,7 +25,11 @@ enum Command {
     /// Export a DTI/ADR model with seeded weights; ADR vocabulary = the most prevalent SIDER preferred terms.
     DtiSeeded {
         /// SIDER 4.1 folder (holds meddra_all_se.tsv.gz).
-        #[arg(long, env = "CRAG_SIDER_DIR", default_value = "../shared/data/sider_4_1")]
+        #[arg(
+            long,
+            env = "CRAG_SIDER_DIR",
+            default_value = "../shared/data/sider_4_1"
+        )]
         sider: PathBuf,
         /// Output model directory.
         #[arg(long)]
@@ -59,20 +63,50 @@ enum Command {
 
 fn run(cli: Cli) -> crag_core::Result<()> {
     match cli.command {
-        Command::DtiSeeded { sider: dir, out, name, n_adr, drug_dim, prot_dim, d, head, mask_every, seed } => {
+        Command::DtiSeeded {
+            sider: dir,
+            out,
+            name,
+            n_adr,
+            drug_dim,
+            prot_dim,
+            d,
+            head,
+            mask_every,
+            seed,
+        } => {
             let effects = sider::read_side_effects(&dir.join("meddra_all_se.tsv.gz"))?;
             let ranked = sider::terms_by_prevalence(&effects);
             if ranked.len() < n_adr {
-                return Err(crag_core::CragError::invalid(format!("SIDER has only {} terms", ranked.len())));
+                return Err(crag_core::CragError::invalid(format!(
+                    "SIDER has only {} terms",
+                    ranked.len()
+                )));
             }
             let terms: Vec<AdrTerm> = ranked
                 .into_iter()
                 .take(n_adr)
                 .enumerate()
-                .map(|(i, (term, cui, _))| AdrTerm { adr_index: i, term, meddra_id: Some(cui) })
+                .map(|(i, (term, cui, _))| AdrTerm {
+                    adr_index: i,
+                    term,
+                    meddra_id: Some(cui),
+                })
                 .collect();
-            let head = if head == "bilinear" { DtiHead::Bilinear } else { DtiHead::Cosine };
-            let cfg = DtiConfig { drug_dim, prot_dim, n_adr, d, hidden_ratio: 2, head, ln_eps: 1e-5 };
+            let head = if head == "bilinear" {
+                DtiHead::Bilinear
+            } else {
+                DtiHead::Cosine
+            };
+            let cfg = DtiConfig {
+                drug_dim,
+                prot_dim,
+                n_adr,
+                d,
+                hidden_ratio: 2,
+                head,
+                ln_eps: 1e-5,
+            };
             let (mut art, _) = seeded_dti(&name, &cfg, seed, terms, mask_every)?;
             art.meta.config["adr_vocabulary"] = serde_json::json!({
                 "source": "SIDER 4.1 meddra_all_se, preferred terms",
@@ -84,7 +118,12 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                 })
             });
             art.write_dir(&out)?;
-            println!("wrote {} ({} bytes ONNX, sha256 {})", out.display(), art.onnx.len(), art.sha256());
+            println!(
+                "wrote {} ({} bytes ONNX, sha256 {})",
+                out.display(),
+                art.onnx.len(),
+                art.sha256()
+            );
             Ok(())
         }
     }

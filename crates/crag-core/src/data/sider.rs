@@ -37,7 +37,11 @@ pub fn parse_side_effects(reader: impl Read) -> Result<Vec<SideEffect>> {
             )));
         }
         if cols[3] == "PT" {
-            seen.insert(SideEffect { stitch_id: cols[0].into(), meddra_id: cols[4].into(), term: cols[5].into() });
+            seen.insert(SideEffect {
+                stitch_id: cols[0].into(),
+                meddra_id: cols[4].into(),
+                term: cols[5].into(),
+            });
         }
     }
     Ok(seen.into_iter().collect())
@@ -45,7 +49,8 @@ pub fn parse_side_effects(reader: impl Read) -> Result<Vec<SideEffect>> {
 
 /// Read `meddra_all_se.tsv.gz` (or an uncompressed `.tsv`) from `path`.
 pub fn read_side_effects(path: &Path) -> Result<Vec<SideEffect>> {
-    let file = std::fs::File::open(path).map_err(|e| CragError::io(format!("opening {}", path.display()), e))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| CragError::io(format!("opening {}", path.display()), e))?;
     if path.extension().is_some_and(|e| e == "gz") {
         parse_side_effects(flate2::read::GzDecoder::new(file))
     } else {
@@ -57,13 +62,18 @@ pub fn read_side_effects(path: &Path) -> Result<Vec<SideEffect>> {
 pub fn terms_by_prevalence(effects: &[SideEffect]) -> Vec<(String, String, usize)> {
     let mut count: HashMap<(&str, &str), usize> = HashMap::new();
     for e in effects {
-        *count.entry((e.meddra_id.as_str(), e.term.as_str())).or_default() += 1;
+        *count
+            .entry((e.meddra_id.as_str(), e.term.as_str()))
+            .or_default() += 1;
     }
     let mut by_term: BTreeMap<(std::cmp::Reverse<usize>, &str), &str> = BTreeMap::new();
     for ((cui, term), n) in count {
         by_term.insert((std::cmp::Reverse(n), term), cui);
     }
-    by_term.into_iter().map(|((n, term), cui)| (term.to_string(), cui.to_string(), n.0)).collect()
+    by_term
+        .into_iter()
+        .map(|((n, term), cui)| (term.to_string(), cui.to_string(), n.0))
+        .collect()
 }
 
 #[cfg(test)]
@@ -79,7 +89,11 @@ mod tests {
     #[test]
     fn keeps_distinct_pt_pairs_and_ranks_by_prevalence() {
         let se = parse_side_effects(SAMPLE.as_bytes()).unwrap();
-        assert_eq!(se.len(), 3, "LLT row dropped, duplicate PT for CID1 collapsed");
+        assert_eq!(
+            se.len(),
+            3,
+            "LLT row dropped, duplicate PT for CID1 collapsed"
+        );
         let ranked = terms_by_prevalence(&se);
         assert_eq!(ranked[0], ("Abdominal pain".into(), "C2".into(), 2));
         assert_eq!(ranked[1], ("Nausea".into(), "C4".into(), 1));
@@ -87,7 +101,9 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_errors() {
-        let err = parse_side_effects("CID1\tPT\n".as_bytes()).unwrap_err().to_string();
+        let err = parse_side_effects("CID1\tPT\n".as_bytes())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
     }
 }

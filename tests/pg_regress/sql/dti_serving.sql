@@ -1,0 +1,29 @@
+SET search_path = public, crag;
+-- p_bind is a probability, per row and in batch, and the two agree.
+SELECT id, round(crag_dti(drug_vec, prot_vec)::numeric, 4) AS p_bind FROM pairs WHERE id <= 5 ORDER BY id;
+SELECT count(*) AS out_of_range FROM pairs WHERE crag_dti(drug_vec, prot_vec) NOT BETWEEN 0 AND 1;
+SET crag.batch_size = 7;
+WITH b AS (SELECT crag_dti_batch(array_agg(drug_vec ORDER BY id), array_agg(prot_vec ORDER BY id)) AS p FROM pairs)
+SELECT array_length(p, 1) AS n,
+       (SELECT count(*) FROM pairs WHERE abs(crag_dti(drug_vec, prot_vec) - p[id]) > 1e-6) AS mismatches
+  FROM b;
+RESET crag.batch_size;
+-- Top-10 ADRs for one pair: ranks 1..10, scores descending, joint = p_bind * score, no masked ADR.
+SELECT t.rank, t.adr_index, t.term, round(t.score::numeric, 4) AS score, round(t.joint_score::numeric, 4) AS joint
+  FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec) t WHERE p.id = 1 ORDER BY t.rank;
+SELECT bool_and(abs(t.joint_score - crag_dti(p.drug_vec, p.prot_vec) * t.score) < 1e-6) AS joint_is_product,
+       bool_and(t.adr_index % 10 <> 9) AS masked_never_returned
+  FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec, 256) t WHERE p.id <= 3;
+SELECT count(*) AS ranked_adrs FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec, 1000) t WHERE p.id = 2;
+-- Batch top-k: one row per (pair, rank), equal to the per-row function.
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE s.adr_index IS DISTINCT FROM b.adr_index) AS differ
+  FROM crag_topk_adr_batch((SELECT array_agg(drug_vec ORDER BY id) FROM pairs WHERE id <= 4),
+                           (SELECT array_agg(prot_vec ORDER BY id) FROM pairs WHERE id <= 4), 5) b
+  JOIN pairs p ON p.id = b.pair
+  LEFT JOIN LATERAL crag_topk_adr(p.drug_vec, p.prot_vec, 5) s ON s.rank = b.rank;
+-- The functions are parallel safe and declared with their volatility.
+SELECT proname, provolatile, proparallel, proisstrict
+  FROM pg_proc WHERE pronamespace = 'crag'::regnamespace AND proname LIKE 'crag\_%' ORDER BY proname;
+SELECT (crag.runtime_info() -> 'sessions' -> 0 ->> 'model') AS cached_model,
+       (crag.runtime_info() -> 'sessions' -> 0 ->> 'device') AS device;
