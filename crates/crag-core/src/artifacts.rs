@@ -110,7 +110,10 @@ impl ModelArtifacts {
     pub fn read_dir(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
             let e = std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory");
-            return Err(CragError::io(format!("model directory {}", dir.display()), e));
+            return Err(CragError::io(
+                format!("model directory {}", dir.display()),
+                e,
+            ));
         }
         let meta: ModelMeta = serde_json::from_slice(&read(&dir.join("model.json"))?)
             .map_err(|e| CragError::CorruptModel(format!("{}/model.json: {e}", dir.display())))?;
