@@ -15,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then echo "run as root (it installs Debian packages)" >&
 
 # 1. Debian packages: PostgreSQL 15 server + headers, clang for bindgen, sudo for the test runner.
 need_apt=()
-for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo unzip python3-pip; do
+for p in postgresql-15 postgresql-server-dev-15 libclang-dev sudo unzip python3-pip fonts-dejavu-core; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -52,3 +52,6 @@ fi
 ln -sf "libonnxruntime.so.$ORT_VERSION" "$ORT_DIR/libonnxruntime.so"
 chmod -R a+rX "$ORT_DIR"
 log "ONNX Runtime: $ORT_DIR/libonnxruntime.so"
+
+# 5. libtorch for crag-train (the extension never links it).
+bash "$(dirname "$0")/setup-libtorch.sh"

@@ -105,6 +105,38 @@ $$;
 COMMENT ON FUNCTION crag.register_model(text, text, bytea, jsonb, jsonb, bytea, boolean) IS
     'Store a model as the next version of name; returns the version. ADR terms/prototypes go in their tables.';
 
+CREATE FUNCTION crag.set_adr_vocabulary(
+    model text, version integer, terms text[], meddra_ids text[], prototypes real[], dim integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k integer := coalesce(array_length(terms, 1), 0);
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM crag.models m WHERE m.name = set_adr_vocabulary.model AND m.version = set_adr_vocabulary.version) THEN
+        RAISE EXCEPTION 'crag: model "%" has no version %', model, version USING ERRCODE = '42704';
+    END IF;
+    IF k = 0 OR coalesce(array_length(meddra_ids, 1), 0) <> k THEN
+        RAISE EXCEPTION 'crag: % ADR terms but % MedDRA ids', k, coalesce(array_length(meddra_ids, 1), 0)
+            USING ERRCODE = '22023';
+    END IF;
+    IF dim IS NULL OR dim <= 0 OR coalesce(array_length(prototypes, 1), 0) <> k * dim THEN
+        RAISE EXCEPTION 'crag: prototypes hold % values, expected % ADRs x % dimensions',
+            coalesce(array_length(prototypes, 1), 0), k, dim USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO crag.adr_terms (model, version, adr_index, term, meddra_id)
+    SELECT set_adr_vocabulary.model, set_adr_vocabulary.version, (x.i - 1)::integer, x.t, nullif(x.m, '')
+      FROM unnest(terms, meddra_ids) WITH ORDINALITY AS x(t, m, i);
+    INSERT INTO crag.adr_prototypes (model, version, adr_index, prototype)
+    SELECT set_adr_vocabulary.model, set_adr_vocabulary.version, j, prototypes[j * dim + 1 : (j + 1) * dim]
+      FROM generate_series(0, k - 1) AS j;
+    RETURN k;
+END
+$$;
+COMMENT ON FUNCTION crag.set_adr_vocabulary(text, integer, text[], text[], real[], integer) IS
+    'Store the ADR terms (TF-IDF column order) and the row-major [K, dim] prototypes of a DTI/ADR model version.';
+
 CREATE FUNCTION crag.activate_model(name text, version integer DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -181,6 +213,7 @@ COMMENT ON FUNCTION crag.drop_model(text, integer) IS 'Delete an inactive model 
 
 -- Writing the registry is for the extension owner; readers need nothing more than SELECT.
 REVOKE ALL ON FUNCTION crag.register_model(text, text, bytea, jsonb, jsonb, bytea, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crag.set_adr_vocabulary(text, integer, text[], text[], real[], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crag.activate_model(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crag.rollback_model(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crag.drop_model(text, integer) FROM PUBLIC;

@@ -66,8 +66,8 @@ fn run_chunked(
             .as_ref()
             .map(|d| d.cfg.clone())
             .ok_or_else(|| PgError::invalid("not a DTI model"))?;
-        let d = batch(&drug_arg, &drugs, cfg.drug_dim, model)?;
-        let p = batch(&prot_arg, &prots, cfg.prot_dim, model)?;
+        let d = batch(drug_arg, &drugs, cfg.drug_dim, model)?;
+        let p = batch(prot_arg, &prots, cfg.prot_dim, model)?;
         let mut start = 0;
         while start < drugs.rows {
             pgrx::check_for_interrupts!();

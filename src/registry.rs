@@ -141,28 +141,30 @@ pub fn ort_environment() -> PgResult<&'static ort::environment::Environment> {
     })
 }
 
+/// Prototype rows as read from `crag.adr_prototypes`: `(adr_index, prototype)`.
+type PrototypeRows = Vec<(usize, Option<Vec<f32>>)>;
+
 fn load_dti_assets(name: &str, version: i32, config: &serde_json::Value) -> PgResult<DtiAssets> {
     let cfg = artifacts::dti_config(config)?;
-    let (terms, rows) = Spi::connect(
-        |client| -> PgResult<(Vec<String>, Vec<(usize, Option<Vec<f32>>)>)> {
-            let mut terms = vec![String::new(); cfg.n_adr];
-            for r in client.select(
-                "SELECT adr_index, term FROM crag.adr_terms WHERE model = $1 AND version = $2",
-                None,
-                &[name.into(), version.into()],
-            )? {
-                let idx = r.get::<i32>(1)?.unwrap_or(-1);
-                if idx < 0 || idx as usize >= cfg.n_adr {
-                    return Err(CragError::CorruptModel(format!(
-                        "crag.adr_terms has ADR index {idx} for {name} v{version}, outside 0..{}",
-                        cfg.n_adr
-                    ))
-                    .into());
-                }
-                terms[idx as usize] = r.get::<String>(2)?.unwrap_or_default();
+    let (terms, rows) = Spi::connect(|client| -> PgResult<(Vec<String>, PrototypeRows)> {
+        let mut terms = vec![String::new(); cfg.n_adr];
+        for r in client.select(
+            "SELECT adr_index, term FROM crag.adr_terms WHERE model = $1 AND version = $2",
+            None,
+            &[name.into(), version.into()],
+        )? {
+            let idx = r.get::<i32>(1)?.unwrap_or(-1);
+            if idx < 0 || idx as usize >= cfg.n_adr {
+                return Err(CragError::CorruptModel(format!(
+                    "crag.adr_terms has ADR index {idx} for {name} v{version}, outside 0..{}",
+                    cfg.n_adr
+                ))
+                .into());
             }
-            let mut rows = Vec::new();
-            for r in client.select(
+            terms[idx as usize] = r.get::<String>(2)?.unwrap_or_default();
+        }
+        let mut rows = Vec::new();
+        for r in client.select(
             "SELECT adr_index, prototype FROM crag.adr_prototypes WHERE model = $1 AND version = $2",
             None,
             &[name.into(), version.into()],
@@ -172,9 +174,8 @@ fn load_dti_assets(name: &str, version: i32, config: &serde_json::Value) -> PgRe
             let proto = proto.map(|p| p.into_iter().map(|v| v.unwrap_or(f32::NAN)).collect());
             rows.push((idx, proto));
         }
-            Ok((terms, rows))
-        },
-    )?;
+        Ok((terms, rows))
+    })?;
     let prototypes = Prototypes::from_rows(cfg.n_adr, cfg.d, rows)?;
     if prototypes.n_present() == 0 {
         return Err(CragError::CorruptModel(format!(
@@ -331,32 +332,25 @@ pub fn import_artifacts(art: &ModelArtifacts, activate: bool) -> PgResult<i32> {
                     "register_model returned NULL",
                 )
             })?;
-            Spi::connect_mut(|client| -> PgResult<()> {
-                for t in &art.adr_terms {
-                    client.update(
-                        "INSERT INTO crag.adr_terms (model, version, adr_index, term, meddra_id) VALUES ($1, $2, $3, $4, $5)",
-                        None,
-                        &[
-                            meta.name.as_str().into(),
-                            v.into(),
-                            (t.adr_index as i32).into(),
-                            t.term.as_str().into(),
-                            t.meddra_id.clone().into(),
-                        ],
-                    )?;
-                }
-                if let Some((k, d, data)) = &art.prototypes {
-                    for i in 0..*k {
-                        let row = data[i * d..(i + 1) * d].to_vec();
-                        client.update(
-                            "INSERT INTO crag.adr_prototypes (model, version, adr_index, prototype) VALUES ($1, $2, $3, $4)",
-                            None,
-                            &[meta.name.as_str().into(), v.into(), (i as i32).into(), row.into()],
-                        )?;
-                    }
-                }
-                Ok(())
-            })?;
+            if let Some((_, d, data)) = &art.prototypes {
+                let terms: Vec<String> = art.adr_terms.iter().map(|t| t.term.clone()).collect();
+                let ids: Vec<String> = art
+                    .adr_terms
+                    .iter()
+                    .map(|t| t.meddra_id.clone().unwrap_or_default())
+                    .collect();
+                Spi::run_with_args(
+                    "SELECT crag.set_adr_vocabulary($1, $2, $3, $4, $5, $6)",
+                    &[
+                        meta.name.as_str().into(),
+                        v.into(),
+                        terms.into(),
+                        ids.into(),
+                        data.clone().into(),
+                        (*d as i32).into(),
+                    ],
+                )?;
+            }
             v
         }
     };

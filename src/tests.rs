@@ -10,15 +10,34 @@ use pgrx::prelude::*;
 use crate::registry::import_artifacts;
 
 fn cfg(head: DtiHead) -> DtiConfig {
-    DtiConfig { drug_dim: 6, prot_dim: 5, n_adr: 12, d: 4, hidden_ratio: 2, head, ln_eps: 1e-5 }
+    DtiConfig {
+        drug_dim: 6,
+        prot_dim: 5,
+        n_adr: 12,
+        d: 4,
+        hidden_ratio: 2,
+        head,
+        ln_eps: 1e-5,
+    }
 }
 
 fn terms(k: usize) -> Vec<AdrTerm> {
-    (0..k).map(|i| AdrTerm { adr_index: i, term: format!("adr {i:02}"), meddra_id: Some(format!("C{i:07}")) }).collect()
+    (0..k)
+        .map(|i| AdrTerm {
+            adr_index: i,
+            term: format!("adr {i:02}"),
+            meddra_id: Some(format!("C{i:07}")),
+        })
+        .collect()
 }
 
 /// Register a seeded model under `name`; returns its version, weights and artefacts.
-fn install(name: &str, head: DtiHead, seed: u64, activate: bool) -> (i32, Weights, crag_core::artifacts::ModelArtifacts) {
+fn install(
+    name: &str,
+    head: DtiHead,
+    seed: u64,
+    activate: bool,
+) -> (i32, Weights, crag_core::artifacts::ModelArtifacts) {
     let c = cfg(head);
     let (art, w) = seeded_dti(name, &c, seed, terms(c.n_adr), 3).unwrap();
     let v = import_artifacts(&art, activate).unwrap_or_else(|e| panic!("import failed: {e:?}"));
@@ -29,20 +48,32 @@ const DRUG: [f32; 6] = [0.1, -0.4, 0.9, 0.0, 1.5, -2.0];
 const PROT: [f32; 5] = [0.3, 0.3, -0.7, 1.1, 0.05];
 
 fn sql_vec(v: &[f32]) -> String {
-    format!("ARRAY[{}]::real[]", v.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(","))
+    format!(
+        "ARRAY[{}]::real[]",
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 fn reference_p_bind(head: DtiHead, w: &Weights) -> f64 {
     let c = cfg(head);
     let d = Array2::from_shape_vec((1, 6), DRUG.to_vec()).unwrap();
     let p = Array2::from_shape_vec((1, 5), PROT.to_vec()).unwrap();
-    dti::reference_forward(&c, w, d.view(), p.view()).unwrap().p_bind[0] as f64
+    dti::reference_forward(&c, w, d.view(), p.view())
+        .unwrap()
+        .p_bind[0] as f64
 }
 
 fn call_dti(model: &str) -> f64 {
-    Spi::get_one::<f64>(&format!("SELECT crag.crag_dti({}, {}, '{model}')", sql_vec(&DRUG), sql_vec(&PROT)))
-        .unwrap()
-        .unwrap()
+    Spi::get_one::<f64>(&format!(
+        "SELECT crag.crag_dti({}, {}, '{model}')",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap()
+    .unwrap()
 }
 
 /// `SQLSTATE: message` of the error `query` raises, or None.
@@ -57,11 +88,17 @@ fn sqlstate_of(query: &str) -> Option<String> {
 
 #[pg_test]
 fn crag_dti_equals_reference_for_both_heads() {
-    for (name, head) in [("dti", DtiHead::Cosine), ("dti_bilinear", DtiHead::Bilinear)] {
+    for (name, head) in [
+        ("dti", DtiHead::Cosine),
+        ("dti_bilinear", DtiHead::Bilinear),
+    ] {
         let (_, w, _) = install(name, head, 7, true);
         let got = call_dti(name);
         let want = reference_p_bind(head, &w);
-        assert!((got - want).abs() < 1e-5, "{name}: {got} vs reference {want}");
+        assert!(
+            (got - want).abs() < 1e-5,
+            "{name}: {got} vs reference {want}"
+        );
     }
 }
 
@@ -73,26 +110,49 @@ fn crag_topk_adr_matches_pair_scorer_and_masks() {
     let p = Array2::from_shape_vec((1, 5), PROT.to_vec()).unwrap();
     let out = dti::reference_forward(&c, &w, d.view(), p.view()).unwrap();
     let (k, dd, data) = art.prototypes.clone().unwrap();
-    let protos = Prototypes::from_rows(k, dd, (0..k).map(|i| (i, Some(data[i * dd..(i + 1) * dd].to_vec())))).unwrap();
-    let scorer = PairScorer { alpha: 1.0, beta: 1.0, gamma: 0.5 };
-    let want =
-        dti::top_k_adr(&scorer, out.u.row(0).as_slice().unwrap(), out.v.row(0).as_slice().unwrap(), out.p_bind[0], &protos, 20)
-            .unwrap();
+    let protos = Prototypes::from_rows(
+        k,
+        dd,
+        (0..k).map(|i| (i, Some(data[i * dd..(i + 1) * dd].to_vec()))),
+    )
+    .unwrap();
+    let scorer = PairScorer {
+        alpha: 1.0,
+        beta: 1.0,
+        gamma: 0.5,
+    };
+    let want = dti::top_k_adr(
+        &scorer,
+        out.u.row(0).as_slice().unwrap(),
+        out.v.row(0).as_slice().unwrap(),
+        out.p_bind[0],
+        &protos,
+        20,
+    )
+    .unwrap();
     assert_eq!(want.len(), 8, "12 ADRs, every third masked");
 
     let rows: Vec<(i32, i32, String, f64, f64)> = Spi::connect(|c| {
-        c.select(&format!("SELECT * FROM crag.crag_topk_adr({}, {}, 20)", sql_vec(&DRUG), sql_vec(&PROT)), None, &[])
-            .unwrap()
-            .map(|r| {
-                (
-                    r.get::<i32>(1).unwrap().unwrap(),
-                    r.get::<i32>(2).unwrap().unwrap(),
-                    r.get::<String>(3).unwrap().unwrap(),
-                    r.get::<f64>(4).unwrap().unwrap(),
-                    r.get::<f64>(5).unwrap().unwrap(),
-                )
-            })
-            .collect()
+        c.select(
+            &format!(
+                "SELECT * FROM crag.crag_topk_adr({}, {}, 20)",
+                sql_vec(&DRUG),
+                sql_vec(&PROT)
+            ),
+            None,
+            &[],
+        )
+        .unwrap()
+        .map(|r| {
+            (
+                r.get::<i32>(1).unwrap().unwrap(),
+                r.get::<i32>(2).unwrap().unwrap(),
+                r.get::<String>(3).unwrap().unwrap(),
+                r.get::<f64>(4).unwrap().unwrap(),
+                r.get::<f64>(5).unwrap().unwrap(),
+            )
+        })
+        .collect()
     });
     assert_eq!(rows.len(), want.len());
     for (row, w) in rows.iter().zip(&want) {
@@ -103,7 +163,11 @@ fn crag_topk_adr_matches_pair_scorer_and_masks() {
         assert!((row.4 - w.joint_score as f64).abs() < 1e-5);
         assert!(row.1 % 3 != 2, "masked ADR {} returned", row.1);
     }
-    let n3 = Spi::get_one::<i64>(&format!("SELECT count(*) FROM crag.crag_topk_adr({}, {}, 3)", sql_vec(&DRUG), sql_vec(&PROT)));
+    let n3 = Spi::get_one::<i64>(&format!(
+        "SELECT count(*) FROM crag.crag_topk_adr({}, {}, 3)",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ));
     assert_eq!(n3.unwrap(), Some(3));
 }
 
@@ -143,14 +207,27 @@ fn version_switch_and_rollback_follow_the_active_version_in_one_backend() {
     assert!((first - reference_p_bind(DtiHead::Cosine, &w1)).abs() < 1e-5);
     let (v2, w2, _) = install("dti", DtiHead::Cosine, 2, false);
     assert_eq!((v1, v2), (1, 2));
-    assert!((call_dti("dti") - first).abs() < 1e-12, "registering without activation changes nothing");
+    assert!(
+        (call_dti("dti") - first).abs() < 1e-12,
+        "registering without activation changes nothing"
+    );
     Spi::run("SELECT crag.activate_model('dti', 2)").unwrap();
     let second = call_dti("dti");
     assert!((second - reference_p_bind(DtiHead::Cosine, &w2)).abs() < 1e-5);
-    assert!((second - first).abs() > 1e-6, "different seeds give different models");
-    assert_eq!(Spi::get_one::<i32>("SELECT crag.rollback_model('dti')").unwrap(), Some(1));
+    assert!(
+        (second - first).abs() > 1e-6,
+        "different seeds give different models"
+    );
+    assert_eq!(
+        Spi::get_one::<i32>("SELECT crag.rollback_model('dti')").unwrap(),
+        Some(1)
+    );
     assert!((call_dti("dti") - first).abs() < 1e-12);
-    assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM crag.models WHERE name = 'dti' AND active").unwrap(), Some(1));
+    assert_eq!(
+        Spi::get_one::<i64>("SELECT count(*) FROM crag.models WHERE name = 'dti' AND active")
+            .unwrap(),
+        Some(1)
+    );
     // Re-importing identical bytes reuses the version.
     let (again, _, _) = install("dti", DtiHead::Cosine, 2, false);
     assert_eq!(again, 2);
@@ -159,29 +236,75 @@ fn version_switch_and_rollback_follow_the_active_version_in_one_backend() {
 #[pg_test]
 fn bad_input_gets_specific_sqlstates() {
     install("dti", DtiHead::Cosine, 3, true);
-    let short = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2]::real[], {})", sql_vec(&PROT))).unwrap();
-    assert_eq!(short, "22023: crag: drug_vec has 2 elements, but model \"dti\" expects 6");
-    let nan = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2,'NaN',4,5,6]::real[], {})", sql_vec(&PROT))).unwrap();
-    assert_eq!(nan, "22023: crag: drug_vec[3] is NaN; CRAG needs finite values");
-    let inf = sqlstate_of(&format!("SELECT crag.crag_dti({}, ARRAY[1,2,3,4,'Infinity']::real[])", sql_vec(&DRUG))).unwrap();
+    let short = sqlstate_of(&format!(
+        "SELECT crag.crag_dti(ARRAY[1,2]::real[], {})",
+        sql_vec(&PROT)
+    ))
+    .unwrap();
+    assert_eq!(
+        short,
+        "22023: crag: drug_vec has 2 elements, but model \"dti\" expects 6"
+    );
+    let nan = sqlstate_of(&format!(
+        "SELECT crag.crag_dti(ARRAY[1,2,'NaN',4,5,6]::real[], {})",
+        sql_vec(&PROT)
+    ))
+    .unwrap();
+    assert_eq!(
+        nan,
+        "22023: crag: drug_vec[3] is NaN; CRAG needs finite values"
+    );
+    let inf = sqlstate_of(&format!(
+        "SELECT crag.crag_dti({}, ARRAY[1,2,3,4,'Infinity']::real[])",
+        sql_vec(&DRUG)
+    ))
+    .unwrap();
     assert!(inf.starts_with("22023: crag: prot_vec[5] is inf"), "{inf}");
-    let null = sqlstate_of(&format!("SELECT crag.crag_dti(ARRAY[1,2,NULL,4,5,6]::real[], {})", sql_vec(&PROT))).unwrap();
+    let null = sqlstate_of(&format!(
+        "SELECT crag.crag_dti(ARRAY[1,2,NULL,4,5,6]::real[], {})",
+        sql_vec(&PROT)
+    ))
+    .unwrap();
     assert_eq!(null, "22004: crag: drug_vec contains NULL elements");
-    let unknown = sqlstate_of(&format!("SELECT crag.crag_dti({}, {}, 'nope')", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    let unknown = sqlstate_of(&format!(
+        "SELECT crag.crag_dti({}, {}, 'nope')",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap();
     assert_eq!(unknown, "42704: crag: model \"nope\" does not exist");
-    let k0 = sqlstate_of(&format!("SELECT * FROM crag.crag_topk_adr({}, {}, 0)", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
+    let k0 = sqlstate_of(&format!(
+        "SELECT * FROM crag.crag_topk_adr({}, {}, 0)",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap();
     assert_eq!(k0, "22023: crag: k must be positive, got 0");
-    let rows = sqlstate_of(&format!("SELECT crag.crag_dti_batch(ARRAY[{0},{0}], ARRAY[{1}])", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
-    assert!(rows.starts_with("22023: crag: drug_vecs has 2 rows but prot_vecs has 1"), "{rows}");
+    let rows = sqlstate_of(&format!(
+        "SELECT crag.crag_dti_batch(ARRAY[{0},{0}], ARRAY[{1}])",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap();
+    assert!(
+        rows.starts_with("22023: crag: drug_vecs has 2 rows but prot_vecs has 1"),
+        "{rows}"
+    );
     let row2 = sqlstate_of(&format!(
         "SELECT crag.crag_dti_batch(ARRAY[{0},{0}], ARRAY[{1}, ARRAY[0,0,0,0,'NaN']::real[]])",
         sql_vec(&DRUG),
         sql_vec(&PROT)
     ))
     .unwrap();
-    assert!(row2.starts_with("22023: crag: prot_vecs[2][5] is NaN"), "{row2}");
+    assert!(
+        row2.starts_with("22023: crag: prot_vecs[2][5] is NaN"),
+        "{row2}"
+    );
     // STRICT: NULL in, NULL out.
-    assert_eq!(Spi::get_one::<f64>(&format!("SELECT crag.crag_dti(NULL, {})", sql_vec(&PROT))).unwrap(), None);
+    assert_eq!(
+        Spi::get_one::<f64>(&format!("SELECT crag.crag_dti(NULL, {})", sql_vec(&PROT))).unwrap(),
+        None
+    );
     // The model survives all of the above.
     assert!(call_dti("dti").is_finite());
 }
@@ -201,9 +324,18 @@ fn unknown_model_error_lists_registered_models() {
     )
     .unwrap()
     .unwrap();
-    assert_eq!(detail, "Registered models: dti (active version 1), dti_b (no active version).");
-    let inactive = sqlstate_of("SELECT crag.crag_dti(ARRAY[0,0,0,0,0,0]::real[], ARRAY[0,0,0,0,0]::real[], 'dti_b')").unwrap();
-    assert_eq!(inactive, "55000: crag: model \"dti_b\" has no active version");
+    assert_eq!(
+        detail,
+        "Registered models: dti (active version 1), dti_b (no active version)."
+    );
+    let inactive = sqlstate_of(
+        "SELECT crag.crag_dti(ARRAY[0,0,0,0,0,0]::real[], ARRAY[0,0,0,0,0]::real[], 'dti_b')",
+    )
+    .unwrap();
+    assert_eq!(
+        inactive,
+        "55000: crag: model \"dti_b\" has no active version"
+    );
 }
 
 #[pg_test]
@@ -213,16 +345,23 @@ fn registry_rules() {
     let active = sqlstate_of("SELECT crag.drop_model('dti', 1)").unwrap();
     assert!(active.starts_with("55006"), "{active}");
     let nov = sqlstate_of("SELECT crag.activate_model('dti', 9)").unwrap();
-    assert!(nov.starts_with("42704: crag: model \"dti\" has no version 9"), "{nov}");
+    assert!(
+        nov.starts_with("42704: crag: model \"dti\" has no version 9"),
+        "{nov}"
+    );
     let norb = sqlstate_of("SELECT crag.rollback_model('dti')").unwrap();
     assert!(norb.starts_with("55000"), "{norb}");
     let badsha = sqlstate_of("UPDATE crag.models SET sha256 = repeat('0', 64)").unwrap();
-    assert!(badsha.starts_with("23514"), "stored sha256 must match the bytes: {badsha}");
+    assert!(
+        badsha.starts_with("23514"),
+        "stored sha256 must match the bytes: {badsha}"
+    );
     let two = sqlstate_of("INSERT INTO crag.models (name, version, kind, onnx, sha256, active) \
                            SELECT name, 2, kind, onnx, sha256, true FROM crag.models WHERE name = 'dti'")
     .unwrap();
     assert!(two.starts_with("23505"), "two active versions: {two}");
-    let overview = Spi::get_one::<i64>("SELECT adr_prototypes FROM crag.models_overview WHERE name = 'dti'");
+    let overview =
+        Spi::get_one::<i64>("SELECT adr_prototypes FROM crag.models_overview WHERE name = 'dti'");
     assert_eq!(overview.unwrap(), Some(8));
 }
 
@@ -245,7 +384,10 @@ fn readers_need_no_superuser_and_cannot_write() {
 #[pg_test]
 fn import_model_reports_missing_directories() {
     let e = sqlstate_of("SELECT crag.import_model('/nonexistent/crag-model')").unwrap();
-    assert_eq!(e, "58P01: crag: model directory /nonexistent/crag-model: no such directory");
+    assert_eq!(
+        e,
+        "58P01: crag: model directory /nonexistent/crag-model: no such directory"
+    );
 }
 
 #[pg_test]
@@ -256,6 +398,14 @@ fn kind_mismatch_is_rejected() {
     art.adr_terms.clear();
     art.prototypes = None;
     import_artifacts(&art, true).unwrap();
-    let e = sqlstate_of(&format!("SELECT crag.crag_dti({}, {}, 'rel')", sql_vec(&DRUG), sql_vec(&PROT))).unwrap();
-    assert_eq!(e, "22023: crag: model \"rel\" is a relation model; this function needs a dti_adr model");
+    let e = sqlstate_of(&format!(
+        "SELECT crag.crag_dti({}, {}, 'rel')",
+        sql_vec(&DRUG),
+        sql_vec(&PROT)
+    ))
+    .unwrap();
+    assert_eq!(
+        e,
+        "22023: crag: model \"rel\" is a relation model; this function needs a dti_adr model"
+    );
 }

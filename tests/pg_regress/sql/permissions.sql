@@ -9,6 +9,7 @@ SELECT name, version, active FROM crag.models_overview;
 SELECT crag.activate_model('dti', 1);
 SELECT crag.rollback_model('dti');
 SELECT crag.register_model('x', 'dti_adr', '\x00'::bytea, '{}');
+SELECT crag.set_adr_vocabulary('dti', 1, ARRAY['a'], ARRAY['C1'], ARRAY[1]::real[], 1);
 SELECT crag.import_model('/tmp');
 SELECT crag.import_default_models();
 DELETE FROM crag.models;

@@ -4,9 +4,16 @@ SELECT round(crag_dti(drug_vec, prot_vec)::numeric, 4) AS v1 FROM pairs WHERE id
 -- Register a second version (same graph, different ADR prototypes) without activating it.
 SELECT crag.register_model('dti', 'dti_adr', onnx, config, '{"note": "regression copy"}') AS new_version
   FROM crag.models WHERE name = 'dti' AND version = 1;
-INSERT INTO crag.adr_terms SELECT model, 2, adr_index, term, meddra_id FROM crag.adr_terms WHERE model = 'dti' AND version = 1;
-INSERT INTO crag.adr_prototypes
-SELECT model, 2, adr_index, ARRAY(SELECT -x FROM unnest(prototype) x) FROM crag.adr_prototypes WHERE model = 'dti' AND version = 1;
+SELECT crag.set_adr_vocabulary('dti', 2,
+         (SELECT array_agg(term ORDER BY adr_index) FROM crag.adr_terms WHERE model = 'dti' AND version = 1),
+         (SELECT array_agg(coalesce(meddra_id, '') ORDER BY adr_index) FROM crag.adr_terms WHERE model = 'dti' AND version = 1),
+         (SELECT array_agg(-x ORDER BY p.adr_index, u.ord) FROM crag.adr_prototypes p, unnest(p.prototype) WITH ORDINALITY u(x, ord)
+           WHERE p.model = 'dti' AND p.version = 1),
+         128) AS adr_terms_stored;
+-- Vocabulary and prototypes must agree.
+SELECT crag.set_adr_vocabulary('dti', 2, ARRAY['a', 'b'], ARRAY['C1'], ARRAY[1, 2]::real[], 1);
+SELECT crag.set_adr_vocabulary('dti', 2, ARRAY['a', 'b'], ARRAY['C1', 'C2'], ARRAY[1, 2, 3]::real[], 2);
+SELECT crag.set_adr_vocabulary('dti', 9, ARRAY['a'], ARRAY['C1'], ARRAY[1]::real[], 1);
 SELECT name, version, active FROM crag.models_overview;
 -- Activate v2: the same backend follows it (negated prototypes reverse the ADR ranking).
 SELECT crag.activate_model('dti', 2);
