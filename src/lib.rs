@@ -3,9 +3,11 @@
 mod arrays;
 mod dti;
 mod error;
+mod features;
 mod gucs;
 mod models;
 mod registry;
+mod signals;
 
 pgrx::pg_module_magic!();
 

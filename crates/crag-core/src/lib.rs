@@ -8,9 +8,12 @@ pub mod artifacts;
 pub mod data;
 pub mod dti;
 pub mod error;
+pub mod features;
+pub mod metrics;
 pub mod onnx;
 pub mod runtime;
 pub mod stats;
+pub mod tfidf;
 pub mod validate;
 pub mod weights;
 

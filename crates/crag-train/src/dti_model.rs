@@ -152,6 +152,29 @@ impl DtiNet {
         Ok(w)
     }
 
+    /// Overwrite one parameter with `data` (its shape is the spec's).
+    pub fn set_param(&mut self, name: &str, data: &[f32]) -> Result<()> {
+        let spec = self
+            .cfg
+            .param_specs()
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| CragError::invalid(format!("no parameter {name}")))?;
+        if spec.numel() != data.len() {
+            return Err(CragError::invalid(format!(
+                "{name} needs {} values, got {}",
+                spec.numel(),
+                data.len()
+            )));
+        }
+        let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+        let src = Tensor::from_slice(data)
+            .reshape(&shape)
+            .to_device(self.vs.device());
+        tch::no_grad(|| self.params[name].shallow_clone().copy_(&src));
+        Ok(())
+    }
+
     /// Load parameters from [`Weights`] (e.g. the best checkpoint).
     pub fn load_weights(&mut self, w: &Weights) -> Result<()> {
         tch::no_grad(|| -> Result<()> {

@@ -2,4 +2,8 @@
 //!
 //! Architectures come from `crag-core` (one description each); this crate only adds what training needs.
 
+pub mod curves;
 pub mod dti_model;
+pub mod dti_run;
+pub mod dti_train;
+pub mod publish;

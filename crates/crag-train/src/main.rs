@@ -1,9 +1,10 @@
 //! `crag-train`: trains CRAG models and writes them as model directories (`--out DIR`) for
 //! `crag.import_model(DIR)`.
 //!
-//! Subcommands so far:
-//! * `dti-seeded` — a DTI/ADR model with seeded, untrained weights, exported through crag-core; it exercises the
-//!   whole serving path exactly and is the default `dti` model until `crag-train dti` (tch) lands.
+//! Subcommands:
+//! * `dti` — train the DTI/ADR multi-task model (tch) on DrugBAN pairs + SIDER ADR profiles, evaluate it, export it
+//!   through crag-core's ONNX exporter and optionally publish it into a database.
+//! * `dti-seeded` — a DTI/ADR model with seeded, untrained weights, for testing the serving path exactly.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,8 @@ use clap::{Parser, Subcommand};
 use crag_core::artifacts::{seeded_dti, AdrTerm};
 use crag_core::data::sider;
 use crag_core::dti::{DtiConfig, DtiHead};
+use crag_train::dti_run::{self, DtiRun};
+use crag_train::dti_train::TrainConfig;
 
 #[derive(Parser)]
 #[command(name = "crag-train", version, about = "Train and export CRAG models")]
@@ -22,6 +25,75 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train the DTI/ADR model (dti_adr_spec.md) and write a model directory; optionally publish it.
+    Dti {
+        /// Folder with train.csv, val.csv and test.csv (DrugBAN layout or CRAG's generic CSV/TSV).
+        #[arg(
+            long,
+            env = "CRAG_DTI_DIR",
+            default_value = "../shared/data/dti_drugban/human/random"
+        )]
+        pairs: PathBuf,
+        /// SIDER 4.1 folder (sider_drug_smiles.tsv, meddra_all_se.tsv.gz).
+        #[arg(
+            long,
+            env = "CRAG_SIDER_DIR",
+            default_value = "../shared/data/sider_4_1"
+        )]
+        sider: PathBuf,
+        /// Output model directory (also gets metrics.json, history.jsonl, curves.png, predictions_test.tsv).
+        #[arg(long)]
+        out: PathBuf,
+        /// Registry name.
+        #[arg(long, default_value = "dti")]
+        name: String,
+        /// Publish into this database, e.g. postgres://postgres@%2Fvar%2Frun%2Fpostgresql/crag_demo.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Make the published version active.
+        #[arg(long)]
+        activate: bool,
+        /// Shared space size d.
+        #[arg(long, default_value_t = 512)]
+        d: usize,
+        /// DTI head.
+        #[arg(long, value_parser = ["cosine", "bilinear"], default_value = "cosine")]
+        head: String,
+        /// Maximum epochs.
+        #[arg(long, default_value_t = 60)]
+        epochs: usize,
+        /// Early-stopping patience (epochs without validation PR-AUC gain).
+        #[arg(long, default_value_t = 6)]
+        patience: usize,
+        /// Balanced batch size.
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Learning rate (AdamW).
+        #[arg(long, default_value_t = 2e-4)]
+        lr: f64,
+        /// Weight ADR columns by inverse train prevalence.
+        #[arg(long)]
+        inverse_prevalence: bool,
+        /// Keep only the first N train pairs (smoke tests).
+        #[arg(long)]
+        max_train_pairs: Option<usize>,
+        /// Seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// cpu, cuda or auto.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// ONNX Runtime library for the export parity check.
+        #[arg(
+            long,
+            env = "ORT_DYLIB_PATH",
+            default_value = "/usr/local/lib/crag/libonnxruntime.so"
+        )]
+        onnxruntime: String,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Export a DTI/ADR model with seeded weights; ADR vocabulary = the most prevalent SIDER preferred terms.
     DtiSeeded {
         /// SIDER 4.1 folder (holds meddra_all_se.tsv.gz).
@@ -63,6 +135,72 @@ enum Command {
 
 fn run(cli: Cli) -> crag_core::Result<()> {
     match cli.command {
+        Command::Dti {
+            pairs,
+            sider,
+            out,
+            name,
+            database_url,
+            activate,
+            d,
+            head,
+            epochs,
+            patience,
+            batch_size,
+            lr,
+            inverse_prevalence,
+            max_train_pairs,
+            seed,
+            device,
+            onnxruntime,
+            quiet,
+        } => {
+            let device = match device.as_str() {
+                "cpu" => tch::Device::Cpu,
+                "cuda" => tch::Device::Cuda(0),
+                _ => tch::Device::cuda_if_available(),
+            };
+            let train = TrainConfig {
+                d,
+                head: dti_run::parse_head(&head),
+                max_epochs: epochs,
+                patience,
+                batch_size,
+                lr,
+                inverse_prevalence,
+                seed,
+                ..TrainConfig::default()
+            };
+            let split_name = pairs
+                .iter()
+                .rev()
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let job = DtiRun {
+                pairs: [
+                    pairs.join("train.csv"),
+                    pairs.join("val.csv"),
+                    pairs.join("test.csv"),
+                ],
+                split_name,
+                sider,
+                out,
+                name,
+                train,
+                max_train_pairs,
+                database_url,
+                activate,
+                device,
+                ort_library: onnxruntime,
+                progress: !quiet,
+            };
+            dti_run::run(&job).map(|_| ())
+        }
         Command::DtiSeeded {
             sider: dir,
             out,

@@ -1,3 +1,4 @@
 //! Readers for the public corpora CRAG trains and evaluates on. Paths are always given by the caller.
 
+pub mod dti;
 pub mod sider;
