@@ -4,7 +4,7 @@ SET search_path = public, crag;
 DROP TABLE IF EXISTS bench_pairs;
 CREATE TABLE bench_pairs AS
 SELECT i AS id,
-       ARRAY(SELECT ((hashtext(i::text || '-' || j) & 15) = 0)::int::real FROM generate_series(1, 1024) j) AS drug_vec,
+       ARRAY(SELECT ((hashtext(i::text || '-' || j) & 15) = 0)::int::real FROM generate_series(1, 2048) j) AS drug_vec,
        ARRAY(SELECT (abs(hashtext(j::text || '/' || i)) % 100 / 1000.0)::real FROM generate_series(1, 420) j) AS prot_vec
   FROM generate_series(1, :n) i;
 ANALYZE bench_pairs;

@@ -5,14 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
 db=crag_bench
-runuser -u postgres -- psql -qXtA -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
-  || runuser -u postgres -- createdb "$db"
+runuser -u postgres -- dropdb --if-exists "$db"
+runuser -u postgres -- createdb "$db"
 runuser -u postgres -- psql -qX -d "$db" -c "CREATE EXTENSION IF NOT EXISTS crag" -c "SELECT count(*) FROM crag.import_default_models()" >/dev/null
 echo "== first call in a fresh backend (x3), each in its own connection =="
 for _ in 1 2 3; do
   runuser -u postgres -- psql -qX -d "$db" <<'SQL' | grep Time
 \timing on
-SELECT crag.crag_dti(ARRAY(SELECT (i % 7 = 0)::int::real FROM generate_series(1, 1024) i),
+SELECT crag.crag_dti(ARRAY(SELECT (i % 7 = 0)::int::real FROM generate_series(1, 2048) i),
                      ARRAY(SELECT (i % 10 / 100.0)::real FROM generate_series(1, 420) i));
 SQL
 done

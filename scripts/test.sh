@@ -28,4 +28,7 @@ CRAG_NO_CLUSTER=1 bash scripts/install.sh
 step "SQL regression tests (pg_regress, temporary instance)"
 bash scripts/regress.sh
 
+step "trainer round trip (train tiny -> publish -> crag_dti equals the trainer)"
+bash scripts/roundtrip.sh
+
 step "all checks passed in $(( $(date +%s) - start )) s"

@@ -1,6 +1,6 @@
 //! SQL entry points of the DTI/ADR model: `crag_dti`, `crag_topk_adr` and their batch forms.
 
-use crag_core::dti::top_k_adr;
+use crag_core::dti::top_k_adr_batch;
 use crag_core::runtime::run_dti;
 use crag_core::validate::{finite_vector, positive_k};
 use ndarray::ArrayView2;
@@ -95,10 +95,16 @@ fn topk_rows(
         .dti
         .as_ref()
         .ok_or_else(|| PgError::invalid("not a DTI model"))?;
-    for (i, p_bind) in run.p_bind.iter().enumerate() {
-        let u = run.u.row(i).to_vec();
-        let v = run.v.row(i).to_vec();
-        for r in top_k_adr(&run.scorer, &u, &v, *p_bind, &assets.prototypes, k)? {
+    let ranked = top_k_adr_batch(
+        &run.scorer,
+        run.u.view(),
+        run.v.view(),
+        &run.p_bind,
+        &assets.prototypes,
+        k,
+    )?;
+    for (i, pair) in ranked.into_iter().enumerate() {
+        for r in pair {
             out.push((
                 (offset + i + 1) as i32,
                 r.rank as i32,

@@ -121,11 +121,14 @@ fn read_rows(query: &str) -> PgResult<SignalInput> {
             }
             for row in batch {
                 let report = row.get::<i64>(1)?.unwrap_or_default();
-                let drug = row.get::<String>(2)?.unwrap_or_default();
-                let event = row.get::<String>(3)?.unwrap_or_default();
-                let stratum = row.get::<String>(4)?;
-                input.push(report, &drug, &event, stratum.as_deref())?;
+                let drug = row.get::<&str>(2)?.unwrap_or_default();
+                let event = row.get::<&str>(3)?.unwrap_or_default();
+                let stratum = row.get::<&str>(4)?;
+                input.push(report, drug, event, stratum)?;
             }
+            // pgrx keeps every fetched SPI tuple table until SPI_finish; free each batch so memory stays flat.
+            // SAFETY: `batch` has been consumed above and SPI_tuptable is the table it wrapped.
+            unsafe { pgrx::pg_sys::SPI_freetuptable(pgrx::pg_sys::SPI_tuptable) };
         }
         Ok(input)
     })

@@ -532,34 +532,77 @@ pub fn top_k_adr(
     c: &Prototypes,
     k: usize,
 ) -> Result<Vec<RankedAdr>> {
+    let u = ndarray::ArrayView2::from_shape((1, u.len()), u)
+        .map_err(|e| CragError::invalid(e.to_string()))?;
+    let v = ndarray::ArrayView2::from_shape((1, v.len()), v)
+        .map_err(|e| CragError::invalid(e.to_string()))?;
+    Ok(top_k_adr_batch(scorer, u, v, &[p_bind], c, k)?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`top_k_adr`] for a batch of row-paired embeddings `u`, `v` (`[B, d]`): the similarities to all prototypes are
+/// two matrix products (`U Cᵀ`, `V Cᵀ`), so `C` is read once per batch instead of twice per pair.
+pub fn top_k_adr_batch(
+    scorer: &PairScorer,
+    u: ArrayView2<f32>,
+    v: ArrayView2<f32>,
+    p_bind: &[f32],
+    c: &Prototypes,
+    k: usize,
+) -> Result<Vec<Vec<RankedAdr>>> {
     if k == 0 {
         return Err(CragError::invalid("k must be positive"));
     }
-    if u.len() != c.matrix.ncols() || v.len() != c.matrix.ncols() {
+    let d = c.matrix.ncols();
+    if u.ncols() != d || v.ncols() != d || u.nrows() != v.nrows() || u.nrows() != p_bind.len() {
         return Err(CragError::CorruptModel(format!(
-            "embedding size {} / {} does not match prototype size {}",
-            u.len(),
-            v.len(),
-            c.matrix.ncols()
+            "embeddings {:?} / {:?} for {} pairs do not match prototype size {d}",
+            u.shape(),
+            v.shape(),
+            p_bind.len()
         )));
     }
-    let mut scored: Vec<(usize, f32)> = pair_adr_scores(scorer, u, v, c)
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.map(|s| (i, s)))
-        .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    Ok(scored
-        .into_iter()
-        .take(k)
-        .enumerate()
-        .map(|(r, (adr_index, score))| RankedAdr {
-            rank: r + 1,
-            adr_index,
-            score,
-            joint_score: p_bind * score,
-        })
-        .collect())
+    // One pair: two matrix-vector products; several: two matrix products over the whole batch.
+    let (s, m) = if u.nrows() == 1 {
+        let s = c.matrix.dot(&u.row(0)).insert_axis(ndarray::Axis(0));
+        let m = c.matrix.dot(&v.row(0)).insert_axis(ndarray::Axis(0));
+        (s, m)
+    } else {
+        (u.dot(&c.matrix.t()), v.dot(&c.matrix.t()))
+    };
+    let mut out = Vec::with_capacity(u.nrows());
+    for (i, &p) in p_bind.iter().enumerate() {
+        let r = u.row(i).dot(&v.row(i));
+        let mut scored: Vec<(usize, f32)> = (0..c.k())
+            .filter(|&j| c.present[j])
+            .map(|j| {
+                (
+                    j,
+                    sigmoid(scorer.alpha * s[[i, j]] + scorer.beta * m[[i, j]] + scorer.gamma * r),
+                )
+            })
+            .collect();
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k - 1, order);
+            scored.truncate(k);
+        }
+        scored.sort_by(order);
+        out.push(
+            scored
+                .into_iter()
+                .enumerate()
+                .map(|(rank, (adr_index, score))| RankedAdr {
+                    rank: rank + 1,
+                    adr_index,
+                    score,
+                    joint_score: p * score,
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -678,6 +721,46 @@ mod tests {
         assert_eq!(top[1].adr_index, 2);
         assert!((top[0].joint_score - 0.5 * top[0].score).abs() < 1e-7);
         assert!(top_k_adr(&sc, &u, &v, 0.5, &c, 0).is_err());
+    }
+
+    #[test]
+    fn batched_top_k_equals_full_sort_of_pair_scores() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let (k_adr, d) = (40, 6);
+        let rows = (0..k_adr).map(|i| {
+            let row: Vec<f32> = if i % 7 == 3 {
+                vec![0.0; d]
+            } else {
+                (0..d).map(|_| rng.random_range(-1.0..1.0)).collect()
+            };
+            (i, Some(row))
+        });
+        let c = Prototypes::from_rows(k_adr, d, rows).unwrap();
+        let u = Array2::from_shape_fn((3, d), |_| rng.random_range(-1.0f32..1.0));
+        let v = Array2::from_shape_fn((3, d), |_| rng.random_range(-1.0f32..1.0));
+        let sc = PairScorer {
+            alpha: 0.7,
+            beta: -0.3,
+            gamma: 0.2,
+        };
+        let batch = top_k_adr_batch(&sc, u.view(), v.view(), &[0.1, 0.5, 0.9], &c, 5).unwrap();
+        for (i, got) in batch.iter().enumerate() {
+            let mut all: Vec<(usize, f32)> = pair_adr_scores(
+                &sc,
+                u.row(i).as_slice().unwrap(),
+                v.row(i).as_slice().unwrap(),
+                &c,
+            )
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, s)| s.map(|s| (j, s)))
+            .collect();
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let want: Vec<usize> = all.iter().take(5).map(|x| x.0).collect();
+            assert_eq!(got.iter().map(|r| r.adr_index).collect::<Vec<_>>(), want);
+            assert!(got.iter().all(|r| r.adr_index % 7 != 3));
+            assert!((got[0].score - all[0].1).abs() < 1e-6);
+        }
     }
 
     #[test]

@@ -111,15 +111,20 @@ pub fn run(r: &DtiRun) -> Result<Option<i32>> {
     let (pop_test, nn_test) = adr_baselines(&ds, &f, Split::Test)?;
     let (pop_val, nn_val) = adr_baselines(&ds, &f, Split::Val)?;
     let (adr_val, adr_test) = (adr_of(Split::Val), adr_of(Split::Test));
+    let pair_test =
+        dti_train::pair_scorer_report(net, &ds, &f, &trained.prototypes, &ds.test, Split::Test)?;
     eprintln!(
-        "test: DTI PR-AUC {:.4} AUROC {:.4} F1@{:.3} {:.4} | ADR R@10 {:.4} (popularity {:.4}, Tanimoto 5-NN {:.4})",
+        "test: DTI PR-AUC {:.4} AUROC {:.4} F1@{:.3} {:.4} | ADR R@10 {:.4} (popularity {:.4}, Tanimoto 5-NN {:.4}) | \
+         pair scorer R@10 {:.4} on {} pairs",
         dti_test.pr_auc,
         dti_test.auroc,
         dti_test.threshold,
         dti_test.at_threshold.f1,
         adr_test.at10.recall,
         pop_test.at10.recall,
-        nn_test.at10.recall
+        nn_test.at10.recall,
+        pair_test.at10.recall,
+        pair_test.n
     );
 
     // Export through the crag-core exporter and check tch == ONNX Runtime on the test pairs.
@@ -157,7 +162,11 @@ pub fn run(r: &DtiRun) -> Result<Option<i32>> {
         "adr": {
             "definition": "ADR head (Softplus TF-IDF regression) on held-out SIDER drugs; ranking over K columns",
             "val": {"model": to_json(&adr_val), "popularity": to_json(&pop_val), "tanimoto_5nn": to_json(&nn_val)},
-            "test": {"model": to_json(&adr_test), "popularity": to_json(&pop_test), "tanimoto_5nn": to_json(&nn_test)}
+            "test": {"model": to_json(&adr_test), "popularity": to_json(&pop_test), "tanimoto_5nn": to_json(&nn_test)},
+            "pair_scorer_test": {
+                "definition": "crag_topk_adr ranking (prototype scorer) for positive DTI test pairs whose drug has a held-out ADR-test profile",
+                "report": to_json(&pair_test)
+            }
         },
         "best_epoch": trained.best_epoch,
         "epochs_run": trained.history.len(),

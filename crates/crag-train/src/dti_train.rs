@@ -679,3 +679,56 @@ pub fn fit_pair_scorer(
     });
     Ok(())
 }
+
+/// Ranking quality of the pair-conditioned scorer (what `crag_topk_adr` returns) on positive `pairs` whose drug
+/// has a held-out ADR profile in `split`: scores `σ(α u·c_k + β v·c_k + γ u·v)` over ADRs with a prototype.
+pub fn pair_scorer_report(
+    net: &DtiNet,
+    ds: &DtiAdrDataset,
+    f: &Features,
+    c: &Array2<f32>,
+    pairs: &[IndexedPair],
+    split: Split,
+) -> Result<AdrReport> {
+    let device = net.vs.device();
+    let chosen: Vec<IndexedPair> = pairs
+        .iter()
+        .filter(|p| p.label && ds.adr_row[p.drug].is_some_and(|r| ds.adr_row_split[r] == split))
+        .copied()
+        .collect();
+    let rows: Vec<usize> = chosen.iter().filter_map(|p| ds.adr_row[p.drug]).collect();
+    let k = c.nrows();
+    let weights = net.weights()?;
+    let scorer = crag_core::dti::PairScorer {
+        alpha: weights.scalar("pair_scorer.alpha")?,
+        beta: weights.scalar("pair_scorer.beta")?,
+        gamma: weights.scalar("pair_scorer.gamma")?,
+    };
+    let protos = crag_core::dti::Prototypes::from_rows(
+        k,
+        c.ncols(),
+        (0..k).map(|i| (i, Some(c.row(i).to_vec()))),
+    )?;
+    let (u, v) = tch::no_grad(|| {
+        let d: Vec<usize> = chosen.iter().map(|p| p.drug).collect();
+        let p: Vec<usize> = chosen.iter().map(|p| p.protein).collect();
+        (
+            to_vec_f32(&net.encode_drug(&f.drug_x.index_select(0, &idx(&d, device)), false)),
+            to_vec_f32(&net.encode_protein(&f.prot_x.index_select(0, &idx(&p, device)), false)),
+        )
+    });
+    let d = net.cfg.d;
+    let mut pred = Array2::<f32>::zeros((chosen.len(), k));
+    for i in 0..chosen.len() {
+        let s = crag_core::dti::pair_adr_scores(
+            &scorer,
+            &u[i * d..(i + 1) * d],
+            &v[i * d..(i + 1) * d],
+            &protos,
+        );
+        for (j, x) in s.into_iter().enumerate() {
+            pred[[i, j]] = x.unwrap_or(-1.0);
+        }
+    }
+    Ok(adr_report(ds, &rows, &pred))
+}

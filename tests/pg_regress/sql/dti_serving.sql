@@ -12,9 +12,12 @@ RESET crag.batch_size;
 SELECT t.rank, t.adr_index, t.term, round(t.score::numeric, 4) AS score, round(t.joint_score::numeric, 4) AS joint
   FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec) t WHERE p.id = 1 ORDER BY t.rank;
 SELECT bool_and(abs(t.joint_score - crag_dti(p.drug_vec, p.prot_vec) * t.score) < 1e-6) AS joint_is_product,
-       bool_and(t.adr_index % 10 <> 9) AS masked_never_returned
-  FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec, 256) t WHERE p.id <= 3;
-SELECT count(*) AS ranked_adrs FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec, 1000) t WHERE p.id = 2;
+       bool_and(NOT EXISTS (SELECT 1 FROM crag.adr_prototypes z WHERE z.model = 'dti' AND z.adr_index = t.adr_index
+                              AND NOT EXISTS (SELECT 1 FROM unnest(z.prototype) x WHERE x <> 0))) AS masked_never_returned
+  FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec, 100000) t WHERE p.id <= 3;
+-- Every ADR with a prototype is ranked, none without.
+SELECT (SELECT count(*) FROM crag_topk_adr((SELECT drug_vec FROM pairs WHERE id = 2), (SELECT prot_vec FROM pairs WHERE id = 2), 100000))
+     = (SELECT adr_prototypes FROM crag.models_overview WHERE name = 'dti' AND active) AS all_prototyped_adrs_ranked;
 -- Batch top-k: one row per (pair, rank), equal to the per-row function.
 SELECT count(*) AS rows,
        count(*) FILTER (WHERE s.adr_index IS DISTINCT FROM b.adr_index) AS differ

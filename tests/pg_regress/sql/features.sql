@@ -19,4 +19,4 @@ SELECT crag_drug_features('CXxC');
 SELECT crag_drug_features('');
 SELECT crag_protein_features('MKT1AY');
 -- End to end: SMILES and sequence straight into the model.
-SELECT round(crag_dti((crag_drug_features('CC(=O)Oc1ccccc1C(=O)O'))[1:1024], crag_protein_features('MKTAYIAKQRQISFVKSHFSRQ'))::numeric, 4) AS p_bind_seeded_model;
+SELECT round(crag_dti(crag_drug_features('CC(=O)Oc1ccccc1C(=O)O'), crag_protein_features('MKTAYIAKQRQISFVKSHFSRQ'))::numeric, 4) AS p_bind;

@@ -9,7 +9,7 @@ SELECT crag.set_adr_vocabulary('dti', 2,
          (SELECT array_agg(coalesce(meddra_id, '') ORDER BY adr_index) FROM crag.adr_terms WHERE model = 'dti' AND version = 1),
          (SELECT array_agg(-x ORDER BY p.adr_index, u.ord) FROM crag.adr_prototypes p, unnest(p.prototype) WITH ORDINALITY u(x, ord)
            WHERE p.model = 'dti' AND p.version = 1),
-         128) AS adr_terms_stored;
+         (SELECT array_length(prototype, 1) FROM crag.adr_prototypes WHERE model = 'dti' AND version = 1 LIMIT 1)) AS adr_terms_stored;
 -- Vocabulary and prototypes must agree.
 SELECT crag.set_adr_vocabulary('dti', 2, ARRAY['a', 'b'], ARRAY['C1'], ARRAY[1, 2]::real[], 1);
 SELECT crag.set_adr_vocabulary('dti', 2, ARRAY['a', 'b'], ARRAY['C1', 'C2'], ARRAY[1, 2, 3]::real[], 2);
