@@ -336,6 +336,21 @@ pub fn dti_report(net: &DtiNet, f: &Features, pairs: &[IndexedPair], threshold: 
     }
 }
 
+/// Drugs whose ADR (Huber) and DA (InfoNCE) terms a step computes: the batch's drugs that have an ADR-train
+/// profile plus the sampled ADR-train drugs, each once. Drugs without a profile, or whose profile is held out for
+/// ADR validation/test, are masked out — never entered with a zero target.
+pub fn adr_step_drugs(batch_drugs: &[usize], adr_mask: &[bool], sampled: &[usize]) -> Vec<usize> {
+    let mut uniq: Vec<usize> = batch_drugs
+        .iter()
+        .chain(sampled)
+        .copied()
+        .filter(|&d| adr_mask.get(d).copied().unwrap_or(false))
+        .collect();
+    uniq.sort_unstable();
+    uniq.dedup();
+    uniq
+}
+
 /// Train on `ds` and return the best network with threshold and prototypes.
 pub fn train(
     ds: &DtiAdrDataset,
@@ -472,13 +487,11 @@ pub fn train(
                 Tensor::zeros([], (Kind::Float, device))
             };
 
-            // Unique drugs with an ADR-train profile: those in the batch plus a sample of ADR-train drugs.
-            let mut uniq: Vec<usize> = d_idx.iter().copied().filter(|&d| ds.adr_mask[d]).collect();
-            uniq.extend(
-                adr_train_drugs.choose_multiple(&mut rng, tc.adr_batch.min(adr_train_drugs.len())),
-            );
-            uniq.sort_unstable();
-            uniq.dedup();
+            let sampled: Vec<usize> = adr_train_drugs
+                .choose_multiple(&mut rng, tc.adr_batch.min(adr_train_drugs.len()))
+                .copied()
+                .collect();
+            let uniq = adr_step_drugs(&d_idx, &ds.adr_mask, &sampled);
             let (l_adr, l_da) = if uniq.len() >= 2 {
                 let rows: Vec<usize> = uniq.iter().filter_map(|&d| ds.adr_row[d]).collect();
                 let u_u = net.encode_drug(&f.drug_x.index_select(0, &idx(&uniq, device)), true);
@@ -731,4 +744,36 @@ pub fn pair_scorer_report(
         }
     }
     Ok(adr_report(ds, &rows, &pred))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adr_terms_use_only_drugs_with_an_adr_train_profile() {
+        // Drugs 1 and 3 have no usable profile; 4 is sampled and also in the batch twice.
+        let mask = [true, false, true, false, true];
+        assert_eq!(
+            adr_step_drugs(&[0, 1, 3, 4, 4], &mask, &[4, 2, 3]),
+            vec![0, 2, 4]
+        );
+        assert!(
+            adr_step_drugs(&[1, 3], &mask, &[]).is_empty(),
+            "no profile, no ADR loss"
+        );
+        assert!(
+            adr_step_drugs(&[7], &mask, &[]).is_empty(),
+            "out-of-range ids are masked, not a panic"
+        );
+    }
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_zero() {
+        let total = 100;
+        assert!((lr_at(0, total, 1.0, 0.05) - 0.2).abs() < 1e-12);
+        assert!((lr_at(4, total, 1.0, 0.05) - 1.0).abs() < 1e-12);
+        assert!(lr_at(50, total, 1.0, 0.05) < 1.0 && lr_at(50, total, 1.0, 0.05) > 0.4);
+        assert!(lr_at(99, total, 1.0, 0.05) < 1e-3);
+    }
 }
