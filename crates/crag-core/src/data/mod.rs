@@ -1,4 +1,5 @@
 //! Readers for the public corpora CRAG trains and evaluates on. Paths are always given by the caller.
 
+pub mod ade;
 pub mod dti;
 pub mod sider;
