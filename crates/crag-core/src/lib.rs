@@ -5,6 +5,7 @@
 //! ([`onnx`]) and the ndarray reference passes used as test oracles.
 
 pub mod artifacts;
+pub mod bert;
 pub mod data;
 pub mod dti;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod onnx;
 pub mod runtime;
 pub mod stats;
+pub mod text;
 pub mod tfidf;
 pub mod validate;
 pub mod weights;

@@ -234,3 +234,60 @@ impl GraphBuilder {
             .map_err(|e| CragError::Runtime(format!("serialising ONNX model: {e}")))
     }
 }
+
+/// Integer inputs, integer constants and the tensor-shuffling operators used by the transformer exporters.
+impl GraphBuilder {
+    /// Declare an int64 graph input (token ids, attention masks).
+    pub fn input_i64(&mut self, name: &str, dims: &[Dim]) -> String {
+        self.graph
+            .input
+            .push(value_info(name, DataType::INT64, dims));
+        name.to_string()
+    }
+
+    /// A 1-D int64 constant with a generated name (shapes, axes, slice bounds).
+    pub fn const_i64(&mut self, hint: &str, data: &[i64]) -> String {
+        let name = self.fresh(hint);
+        self.initializer_i64(&name, data)
+    }
+
+    /// A 0-D (scalar) int64 constant with a generated name, e.g. a `Gather` index that drops its axis.
+    pub fn scalar_i64(&mut self, hint: &str, v: i64) -> String {
+        let name = self.fresh(hint);
+        let mut t = TensorProto::new();
+        t.name = name.clone();
+        t.data_type = DataType::INT64 as i32;
+        t.raw_data = v.to_le_bytes().to_vec();
+        self.graph.initializer.push(t);
+        name
+    }
+
+    /// `Gather(data, indices, axis)`: embedding lookup or index selection along `axis`.
+    pub fn gather(&mut self, data: &str, indices: &str, axis: i64) -> String {
+        self.op("Gather", &[data, indices], vec![attr_int("axis", axis)])
+    }
+
+    /// `Transpose` with an explicit permutation.
+    pub fn transpose(&mut self, x: &str, perm: &[i64]) -> String {
+        self.op("Transpose", &[x], vec![attr_ints("perm", perm)])
+    }
+
+    /// `Softmax` along `axis` (opset ≥ 13 semantics: a single axis, not a flattened suffix).
+    pub fn softmax(&mut self, x: &str, axis: i64) -> String {
+        self.op("Softmax", &[x], vec![attr_int("axis", axis)])
+    }
+
+    /// `Concat` of several tensors along `axis`.
+    pub fn concat(&mut self, inputs: &[&str], axis: i64) -> String {
+        self.op("Concat", inputs, vec![attr_int("axis", axis)])
+    }
+
+    /// `Cast` to float32.
+    pub fn cast_f32(&mut self, x: &str) -> String {
+        self.op(
+            "Cast",
+            &[x],
+            vec![attr_int("to", DataType::FLOAT as i32 as i64)],
+        )
+    }
+}

@@ -1,0 +1,480 @@
+//! Text tokenization for the relation model `crag_score(drug_text, adr_text)`.
+//!
+//! [`TextTokenizer`] wraps a HuggingFace `tokenizers::Tokenizer` loaded from a `tokenizer.json` (MiniLM's, installed
+//! by `scripts/setup-minilm.sh`). Loading overrides what the file has built in: MiniLM's JSON pads *and* truncates to
+//! a fixed 128, which would make every batch 128 long. Here there is no built-in padding or truncation; each text is
+//! truncated to `max_len` tokens (keeping the post-processor's `[CLS]` … `[SEP]` frame) and a batch is padded to its
+//! longest row only (dynamic padding), which is what matters for CPU inference speed.
+//!
+//! Entity markers ([`DRUG_OPEN`], [`DRUG_CLOSE`], [`ADR_OPEN`], [`ADR_CLOSE`]) are added as special tokens with new ids
+//! after the vocabulary; they are never split or lower-cased. [`TextTokenizer::to_json_bytes`] serialises the tokenizer
+//! *with* the markers (and without the fixed padding/truncation) so it can be stored next to a model and reloaded to
+//! give identical ids. [`mark`] and [`mark_pair`] insert the markers into a sentence at char (not byte) offsets.
+//!
+//! Texts are encoded one by one on the calling thread (no rayon pool), so the tokenizer is safe to use inside a
+//! PostgreSQL backend.
+
+use std::path::Path;
+
+use tokenizers::{AddedToken, PostProcessor, Tokenizer, TruncationDirection};
+
+use crate::{CragError, Result};
+
+/// Opening marker of the drug mention.
+pub const DRUG_OPEN: &str = "[DRUG]";
+/// Closing marker of the drug mention.
+pub const DRUG_CLOSE: &str = "[/DRUG]";
+/// Opening marker of the adverse-reaction mention.
+pub const ADR_OPEN: &str = "[ADR]";
+/// Closing marker of the adverse-reaction mention.
+pub const ADR_CLOSE: &str = "[/ADR]";
+/// All four markers, in the order in which they are added to the vocabulary.
+pub const MARKERS: [&str; 4] = [DRUG_OPEN, DRUG_CLOSE, ADR_OPEN, ADR_CLOSE];
+
+/// A padded batch of encoded texts, row-major `[batch, seq_len]`, ready for an ONNX encoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Token ids; padding positions hold the tokenizer's pad id.
+    pub input_ids: Vec<i64>,
+    /// 1 on real tokens, 0 on padding.
+    pub attention_mask: Vec<i64>,
+    /// Segment ids (all 0 for single texts); 0 on padding.
+    pub token_type_ids: Vec<i64>,
+    /// Number of rows.
+    pub batch: usize,
+    /// Length of every row: the longest encoded text in the batch.
+    pub seq_len: usize,
+    /// Per row: whether the text was cut to fit `max_len`.
+    pub truncated: Vec<bool>,
+}
+
+/// A `tokenizer.json` tokenizer with entity markers, own truncation and dynamic padding.
+#[derive(Debug, Clone)]
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    max_len: usize,
+    pad_id: u32,
+    /// Special tokens the post-processor adds to one sequence ([CLS] and [SEP] for BERT: 2).
+    n_special: usize,
+}
+
+fn tok_err(what: &str, e: impl std::fmt::Display) -> CragError {
+    CragError::CorruptModel(format!("{what}: {e}"))
+}
+
+impl TextTokenizer {
+    /// Load from the bytes of a `tokenizer.json`. Built-in padding and truncation are removed, the four entity
+    /// markers are added as special tokens (no-op when already present, e.g. after [`Self::to_json_bytes`]), and
+    /// every encoded text is truncated to at most `max_len` tokens, special tokens included.
+    pub fn from_bytes(json: &[u8], max_len: usize) -> Result<Self> {
+        let mut inner =
+            Tokenizer::from_bytes(json).map_err(|e| tok_err("cannot parse tokenizer.json", e))?;
+        // The pad id comes from the file's padding settings when it has some, else from its [PAD] token.
+        let pad_id = match inner.get_padding() {
+            Some(p) => p.pad_id,
+            None => inner.token_to_id("[PAD]").ok_or_else(|| {
+                CragError::CorruptModel(
+                    "tokenizer.json has neither padding settings nor a [PAD] token".into(),
+                )
+            })?,
+        };
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| tok_err("cannot disable truncation", e))?;
+        inner
+            .add_special_tokens(MARKERS.iter().map(|m| AddedToken::from(*m, true)))
+            .map_err(|e| tok_err("cannot add entity markers", e))?;
+        let n_special = inner
+            .get_post_processor()
+            .map_or(0, |p| p.added_tokens(false));
+        if max_len <= n_special {
+            return Err(CragError::invalid(format!(
+                "max_len must exceed the {n_special} special tokens of a sequence, got {max_len}"
+            )));
+        }
+        let tok = TextTokenizer {
+            inner,
+            max_len,
+            pad_id,
+            n_special,
+        };
+        for m in MARKERS {
+            tok.token_id(m).ok_or_else(|| {
+                CragError::CorruptModel(format!("marker {m} missing after loading"))
+            })?;
+        }
+        Ok(tok)
+    }
+
+    /// Load a `tokenizer.json` file; see [`Self::from_bytes`].
+    pub fn from_file(path: impl AsRef<Path>, max_len: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| CragError::io(format!("reading {}", path.display()), e))?;
+        Self::from_bytes(&bytes, max_len)
+    }
+
+    /// Serialise the tokenizer, markers included, as `tokenizer.json` bytes (no built-in padding/truncation).
+    /// [`Self::from_bytes`] on them gives identical ids.
+    pub fn to_json_bytes(&self) -> Result<Vec<u8>> {
+        self.inner
+            .to_string(false)
+            .map(String::into_bytes)
+            .map_err(|e| CragError::Runtime(format!("cannot serialise tokenizer: {e}")))
+    }
+
+    /// Number of embedding rows needed: one past the largest id, markers included (30 526 for MiniLM).
+    pub fn vocab_size(&self) -> usize {
+        self.inner
+            .get_vocab(true)
+            .values()
+            .max()
+            .map_or(0, |&m| m as usize + 1)
+    }
+
+    /// Maximum number of tokens per text, special tokens included.
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    /// Id used on padding positions.
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    /// Id of a token (vocabulary or added), if any.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// Encode one text: ids, type ids and whether it was truncated (no padding).
+    fn encode_one(&self, text: &str) -> Result<(Vec<u32>, Vec<u32>, bool)> {
+        if text.trim().is_empty() {
+            return Err(CragError::invalid("text is empty"));
+        }
+        let mut enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| CragError::Runtime(format!("tokenization failed: {e}")))?;
+        let budget = self.max_len - self.n_special;
+        let truncated = enc.len() > budget;
+        if truncated {
+            enc.truncate(budget, 0, TruncationDirection::Right);
+            enc.take_overflowing();
+        }
+        let enc = self
+            .inner
+            .post_process(enc, None, true)
+            .map_err(|e| CragError::Runtime(format!("post-processing failed: {e}")))?;
+        Ok((
+            enc.get_ids().to_vec(),
+            enc.get_type_ids().to_vec(),
+            truncated,
+        ))
+    }
+
+    /// Encode texts into one batch padded to its longest row. Any empty (or blank) text is an error.
+    pub fn encode_batch(&self, texts: &[&str]) -> Result<Batch> {
+        if texts.is_empty() {
+            return Err(CragError::invalid("no texts to encode"));
+        }
+        let rows = texts
+            .iter()
+            .map(|t| self.encode_one(t))
+            .collect::<Result<Vec<_>>>()?;
+        let seq_len = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let n = rows.len() * seq_len;
+        let mut batch = Batch {
+            input_ids: Vec::with_capacity(n),
+            attention_mask: Vec::with_capacity(n),
+            token_type_ids: Vec::with_capacity(n),
+            batch: rows.len(),
+            seq_len,
+            truncated: Vec::with_capacity(rows.len()),
+        };
+        for (ids, types, truncated) in rows {
+            let pad = seq_len - ids.len();
+            batch.input_ids.extend(ids.iter().map(|&i| i64::from(i)));
+            batch
+                .input_ids
+                .extend(std::iter::repeat_n(i64::from(self.pad_id), pad));
+            batch
+                .attention_mask
+                .extend(std::iter::repeat_n(1, ids.len()));
+            batch.attention_mask.extend(std::iter::repeat_n(0, pad));
+            batch
+                .token_type_ids
+                .extend(types.iter().map(|&t| i64::from(t)));
+            batch.token_type_ids.extend(std::iter::repeat_n(0, pad));
+            batch.truncated.push(truncated);
+        }
+        Ok(batch)
+    }
+}
+
+/// Byte offset of char index `c` in `s` (`c == char count` gives `s.len()`).
+fn byte_at(s: &str, c: usize) -> Option<usize> {
+    s.char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(s.len()))
+        .nth(c)
+}
+
+/// Check a char span against `s` and convert it to byte offsets.
+fn span_bytes(s: &str, span: (usize, usize)) -> Result<(usize, usize)> {
+    let (start, end) = span;
+    if start >= end {
+        return Err(CragError::invalid(format!(
+            "span {start}..{end} is empty or reversed"
+        )));
+    }
+    let n = s.chars().count();
+    match (byte_at(s, start), byte_at(s, end)) {
+        (Some(b0), Some(b1)) => Ok((b0, b1)),
+        _ => Err(CragError::invalid(format!(
+            "span {start}..{end} is out of range for a text of {n} chars"
+        ))),
+    }
+}
+
+/// Surround the chars `span.0..span.1` (char offsets, end-exclusive) of `sentence` with `open` and `close`.
+pub fn mark(sentence: &str, span: (usize, usize), open: &str, close: &str) -> Result<String> {
+    let (b0, b1) = span_bytes(sentence, span)?;
+    let mut out = String::with_capacity(sentence.len() + open.len() + close.len());
+    out.push_str(&sentence[..b0]);
+    out.push_str(open);
+    out.push_str(&sentence[b0..b1]);
+    out.push_str(close);
+    out.push_str(&sentence[b1..]);
+    Ok(out)
+}
+
+/// Mark the drug span with [`DRUG_OPEN`]/[`DRUG_CLOSE`] and the adverse-reaction span with [`ADR_OPEN`]/[`ADR_CLOSE`]
+/// (char offsets, end-exclusive). The spans may come in either order and may touch, but not overlap.
+pub fn mark_pair(
+    sentence: &str,
+    drug_span: (usize, usize),
+    adr_span: (usize, usize),
+) -> Result<String> {
+    let drug = span_bytes(sentence, drug_span)?;
+    let adr = span_bytes(sentence, adr_span)?;
+    if drug.0 < adr.1 && adr.0 < drug.1 {
+        return Err(CragError::invalid(format!(
+            "drug span {}..{} and ADR span {}..{} overlap",
+            drug_span.0, drug_span.1, adr_span.0, adr_span.1
+        )));
+    }
+    let (first, second) = if drug.0 < adr.0 {
+        ((drug, DRUG_OPEN, DRUG_CLOSE), (adr, ADR_OPEN, ADR_CLOSE))
+    } else {
+        ((adr, ADR_OPEN, ADR_CLOSE), (drug, DRUG_OPEN, DRUG_CLOSE))
+    };
+    let s = sentence;
+    let mut out = String::with_capacity(s.len() + 28);
+    out.push_str(&s[..first.0 .0]);
+    out.push_str(first.1);
+    out.push_str(&s[first.0 .0..first.0 .1]);
+    out.push_str(first.2);
+    out.push_str(&s[first.0 .1..second.0 .0]);
+    out.push_str(second.1);
+    out.push_str(&s[second.0 .0..second.0 .1]);
+    out.push_str(second.2);
+    out.push_str(&s[second.0 .1..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETUP: &str = "scripts/setup-minilm.sh";
+
+    /// The real MiniLM tokenizer.json; fails loudly when it has not been installed.
+    fn minilm_json() -> Vec<u8> {
+        let dir = std::env::var("CRAG_MINILM_DIR").unwrap_or_else(|_| "/opt/crag/minilm".into());
+        let path = Path::new(&dir).join("tokenizer.json");
+        std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "MiniLM tokenizer missing at {} ({e}): run {SETUP} (as root) first",
+                path.display()
+            )
+        })
+    }
+
+    fn minilm(max_len: usize) -> TextTokenizer {
+        TextTokenizer::from_bytes(&minilm_json(), max_len).expect("load MiniLM tokenizer")
+    }
+
+    fn row(b: &Batch, r: usize) -> &[i64] {
+        &b.input_ids[r * b.seq_len..(r + 1) * b.seq_len]
+    }
+
+    fn invalid_msg<T: std::fmt::Debug>(r: Result<T>) -> String {
+        match r {
+            Err(CragError::InvalidArgument(m)) => m,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_sentence_known_ids() {
+        let tok = minilm(128);
+        let b = tok
+            .encode_batch(&["Azithromycin caused severe nausea."])
+            .unwrap();
+        assert_eq!(b.batch, 1);
+        let ids = row(&b, 0);
+        assert_eq!(ids[0], 101, "[CLS]");
+        assert_eq!(*ids.last().unwrap(), 102, "[SEP]");
+        assert_eq!(ids, PINNED_SIMPLE);
+        assert_eq!(b.attention_mask, vec![1; b.seq_len]);
+        assert_eq!(b.token_type_ids, vec![0; b.seq_len]);
+        assert_eq!(b.truncated, vec![false]);
+        // "azithromycin" is not one vocabulary word: several wordpieces.
+        let az = tok.encode_batch(&["azithromycin"]).unwrap();
+        assert!(az.seq_len - 2 >= 3, "azithromycin gave {:?}", az.input_ids);
+        assert_eq!(&az.input_ids[1..az.seq_len - 1], &ids[1..az.seq_len - 1]);
+    }
+
+    /// [CLS] az ##ith ##rom ##y ##cin caused severe nausea . [SEP], computed once with this tokenizer.
+    /// (checked against vocab.txt line numbers).
+    const PINNED_SIMPLE: &[i64] = &[
+        101, 17207, 8939, 21716, 2100, 15459, 3303, 5729, 19029, 1012, 102,
+    ];
+
+    #[test]
+    fn markers_are_single_new_tokens_and_survive_round_trip() {
+        let tok = minilm(128);
+        assert_eq!(tok.pad_id(), 0);
+        assert_eq!(tok.vocab_size(), 30522 + 4);
+        let ids: Vec<u32> = MARKERS.iter().map(|m| tok.token_id(m).unwrap()).collect();
+        assert_eq!(ids, vec![30522, 30523, 30524, 30525]);
+        let text = "[DRUG]Amoxicillin[/DRUG] caused [ADR]rash[/ADR].";
+        let b = tok.encode_batch(&[text]).unwrap();
+        let r = row(&b, 0);
+        for id in &ids {
+            assert_eq!(r.iter().filter(|&&x| x == i64::from(*id)).count(), 1);
+        }
+
+        let bytes = tok.to_json_bytes().unwrap();
+        let back = TextTokenizer::from_bytes(&bytes, 128).unwrap();
+        assert_eq!(back.vocab_size(), tok.vocab_size());
+        let ids2: Vec<u32> = MARKERS.iter().map(|m| back.token_id(m).unwrap()).collect();
+        assert_eq!(ids2, ids);
+        assert_eq!(back.encode_batch(&[text]).unwrap(), b);
+        // Serialising again is stable, and the stored JSON has no fixed padding/truncation.
+        assert_eq!(back.to_json_bytes().unwrap(), bytes);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(v["padding"].is_null() && v["truncation"].is_null());
+    }
+
+    #[test]
+    fn truncation_keeps_sep_and_flags_rows() {
+        let tok = minilm(8);
+        let long = "the patient developed acute liver failure after taking the drug for ten days";
+        let b = tok.encode_batch(&[long, "short text"]).unwrap();
+        assert_eq!(b.seq_len, 8);
+        assert_eq!(b.truncated, vec![true, false]);
+        let r = row(&b, 0);
+        assert_eq!(r[0], 101);
+        assert_eq!(r[7], 102);
+        assert_eq!(&b.attention_mask[..8], &[1; 8]);
+        // Truncation keeps the leading tokens of the untruncated encoding.
+        let full = minilm(512).encode_batch(&[long]).unwrap();
+        assert!(full.seq_len > 8 && !full.truncated[0]);
+        assert_eq!(&r[..7], &full.input_ids[..7]);
+        // A text exactly at the limit is not truncated.
+        let exact = minilm(full.seq_len).encode_batch(&[long]).unwrap();
+        assert_eq!(exact, full);
+        assert!(TextTokenizer::from_bytes(&minilm_json(), 2).is_err());
+    }
+
+    #[test]
+    fn dynamic_padding_to_longest() {
+        let tok = minilm(128);
+        let b = tok
+            .encode_batch(&["nausea", "severe nausea and vomiting after the first dose"])
+            .unwrap();
+        assert_eq!(b.batch, 2);
+        let short = tok.encode_batch(&["nausea"]).unwrap();
+        let long = tok
+            .encode_batch(&["severe nausea and vomiting after the first dose"])
+            .unwrap();
+        assert_eq!(short.seq_len, 3);
+        assert_eq!(b.seq_len, long.seq_len);
+        assert!(b.seq_len < 128, "no fixed padding to 128");
+        assert_eq!(b.input_ids.len(), 2 * b.seq_len);
+        let pad = b.seq_len - 3;
+        assert_eq!(&row(&b, 0)[..3], &short.input_ids[..]);
+        assert_eq!(&row(&b, 0)[3..], &vec![0; pad][..]);
+        assert_eq!(
+            &b.attention_mask[..b.seq_len],
+            &[vec![1; 3], vec![0; pad]].concat()[..]
+        );
+        assert_eq!(&b.attention_mask[b.seq_len..], &vec![1; b.seq_len][..]);
+        assert_eq!(row(&b, 1), &long.input_ids[..]);
+        assert_eq!(b.token_type_ids, vec![0; 2 * b.seq_len]);
+    }
+
+    #[test]
+    fn mark_non_ascii_char_offsets() {
+        let s = "Hépatite induite par l'amoxicilline";
+        assert_eq!(s.chars().count(), 35);
+        assert_eq!(
+            mark(s, (0, 8), ADR_OPEN, ADR_CLOSE).unwrap(),
+            "[ADR]Hépatite[/ADR] induite par l'amoxicilline"
+        );
+        assert_eq!(
+            mark(s, (23, 35), DRUG_OPEN, DRUG_CLOSE).unwrap(),
+            "Hépatite induite par l'[DRUG]amoxicilline[/DRUG]"
+        );
+        let both = "[ADR]Hépatite[/ADR] induite par l'[DRUG]amoxicilline[/DRUG]";
+        assert_eq!(mark_pair(s, (23, 35), (0, 8)).unwrap(), both);
+        // Drug first, spans touching.
+        assert_eq!(
+            mark_pair("aébc", (0, 2), (2, 4)).unwrap(),
+            "[DRUG]aé[/DRUG][ADR]bc[/ADR]"
+        );
+        // The marked sentence tokenizes with each marker as one token.
+        let tok = minilm(128);
+        let b = tok.encode_batch(&[both]).unwrap();
+        let r = row(&b, 0);
+        for m in MARKERS {
+            let id = i64::from(tok.token_id(m).unwrap());
+            assert_eq!(r.iter().filter(|&&x| x == id).count(), 1, "{m}");
+        }
+        assert_eq!(r[1], i64::from(tok.token_id(ADR_OPEN).unwrap()));
+        assert_eq!(r[r.len() - 2], i64::from(tok.token_id(DRUG_CLOSE).unwrap()));
+    }
+
+    #[test]
+    fn error_cases() {
+        let tok = minilm(128);
+        assert_eq!(invalid_msg(tok.encode_batch(&[""])), "text is empty");
+        assert_eq!(
+            invalid_msg(tok.encode_batch(&["ok", "  "])),
+            "text is empty"
+        );
+        assert!(tok.encode_batch(&[]).is_err());
+        let s = "Hépatite induite";
+        assert!(invalid_msg(mark(s, (10, 17), DRUG_OPEN, DRUG_CLOSE)).contains("out of range"));
+        assert!(mark(s, (10, 16), DRUG_OPEN, DRUG_CLOSE).is_ok());
+        assert!(invalid_msg(mark(s, (3, 3), DRUG_OPEN, DRUG_CLOSE)).contains("empty"));
+        assert!(invalid_msg(mark(s, (5, 2), DRUG_OPEN, DRUG_CLOSE)).contains("reversed"));
+        assert!(invalid_msg(mark_pair(s, (0, 8), (7, 16))).contains("overlap"));
+        assert!(invalid_msg(mark_pair(s, (9, 16), (0, 10))).contains("overlap"));
+        assert!(invalid_msg(mark_pair(s, (0, 8), (9, 40))).contains("out of range"));
+        assert!(TextTokenizer::from_bytes(b"{not json", 128).is_err());
+        // from_file on the real file gives the same tokenizer as from_bytes.
+        let dir = std::env::var("CRAG_MINILM_DIR").unwrap_or_else(|_| "/opt/crag/minilm".into());
+        let f = TextTokenizer::from_file(Path::new(&dir).join("tokenizer.json"), 128).unwrap();
+        assert_eq!(f.to_json_bytes().unwrap(), tok.to_json_bytes().unwrap());
+        // MiniLM's BertNormalizer lower-cases and strips accents: "Hépatite" encodes as "hepatite".
+        assert_eq!(
+            tok.encode_batch(&["Hépatite"]).unwrap(),
+            tok.encode_batch(&["hepatite"]).unwrap()
+        );
+        assert!(TextTokenizer::from_file("/nonexistent/tokenizer.json", 128).is_err());
+    }
+}
