@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 
 use crag_core::bert::{BertConfig, MASK_VALUE};
-use crag_core::weights::{Init, Weights};
+use crag_core::weights::Weights;
 use crag_core::{CragError, Result};
 use tch::{nn, Kind, Tensor};
+
+use crate::params::vars_from_specs;
 
 /// A BERT encoder with [CLS] pooling whose parameters live under `prefix` in a tch variable store.
 pub struct BertEncoder {
@@ -20,26 +22,7 @@ pub struct BertEncoder {
 impl BertEncoder {
     /// Create the parameters of `cfg.param_specs(prefix)` under `root` with the specs' initialisers.
     pub fn new(root: &nn::Path, cfg: &BertConfig, prefix: &str) -> Self {
-        let mut params = HashMap::new();
-        for spec in cfg.param_specs(prefix) {
-            let parts: Vec<&str> = spec.name.split('.').filter(|s| !s.is_empty()).collect();
-            let mut path = root.clone();
-            for part in &parts[..parts.len() - 1] {
-                path = path / *part;
-            }
-            let init = match spec.init {
-                Init::Uniform { fan_in } => {
-                    let b = 1.0 / (fan_in.max(1) as f64).sqrt();
-                    nn::Init::Uniform { lo: -b, up: b }
-                }
-                Init::Constant(c) => nn::Init::Const(c as f64),
-            };
-            let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-            params.insert(
-                spec.name.clone(),
-                path.var(parts[parts.len() - 1], &shape, init),
-            );
-        }
+        let params = vars_from_specs(root, &cfg.param_specs(prefix));
         BertEncoder {
             cfg: cfg.clone(),
             prefix: prefix.to_string(),

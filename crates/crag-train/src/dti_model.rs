@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 
 use crag_core::dti::{DtiConfig, DtiHead, NORMALIZE_EPS};
-use crag_core::weights::{Init, Weights};
+use crag_core::weights::Weights;
 use crag_core::{CragError, Result};
 use tch::{nn, Device, Kind, Tensor};
+
+use crate::params::vars_from_specs;
 
 /// Trainable DTI/ADR network: adapters `f_d`, `f_p`, `f_a`, DTI head, ADR head and pair-scorer scalars.
 pub struct DtiNet {
@@ -24,24 +26,7 @@ impl DtiNet {
     pub fn new(cfg: &DtiConfig, device: Device, seed: u64, dropout: f64) -> Self {
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(device);
-        let mut params = HashMap::new();
-        for spec in cfg.param_specs() {
-            let parts: Vec<&str> = spec.name.split('.').collect();
-            let mut path = vs.root();
-            for part in &parts[..parts.len() - 1] {
-                path = path / *part;
-            }
-            let init = match spec.init {
-                Init::Uniform { fan_in } => {
-                    let b = 1.0 / (fan_in.max(1) as f64).sqrt();
-                    nn::Init::Uniform { lo: -b, up: b }
-                }
-                Init::Constant(c) => nn::Init::Const(c as f64),
-            };
-            let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-            let t = path.var(parts[parts.len() - 1], &shape, init);
-            params.insert(spec.name.clone(), t);
-        }
+        let params = vars_from_specs(&vs.root(), &cfg.param_specs());
         DtiNet {
             cfg: cfg.clone(),
             vs,

@@ -7,4 +7,5 @@ pub mod curves;
 pub mod dti_model;
 pub mod dti_run;
 pub mod dti_train;
+pub mod params;
 pub mod publish;
