@@ -170,6 +170,16 @@ impl BertConfig {
         self.hidden_size / self.num_heads
     }
 
+    /// Names of the matrices [`export_encoder`] stores through [`GraphBuilder::weight_matrix`] (and so quantises
+    /// under [`crate::onnx::WeightPrecision::Int8`]): word and position embeddings and every linear weight.
+    pub fn weight_matrix_names(&self, prefix: &str) -> Vec<String> {
+        self.param_specs(prefix)
+            .into_iter()
+            .filter(|s| s.shape.len() == 2 && !s.name.ends_with("token_type_embeddings.weight"))
+            .map(|s| s.name)
+            .collect()
+    }
+
     /// Every encoder parameter with its Hugging Face name prepended by `prefix` (verbatim: include the dot).
     ///
     /// The pooler is not listed: the encoder pools with [CLS]. Embeddings and linear layers get
@@ -548,15 +558,19 @@ pub fn export_encoder(
     let flat_shape = g.const_i64("bert_flat", &[-1, h as i64]);
 
     // Embeddings.
-    let word = init(
+    let matrix = |g: &mut GraphBuilder, name: String, shape: [usize; 2]| -> Result<String> {
+        let data = w.get(&name, &shape)?;
+        g.weight_matrix(&name, shape, data)
+    };
+    let word = matrix(
         g,
         p("embeddings.word_embeddings.weight"),
-        &[cfg.vocab_size, h],
+        [cfg.vocab_size, h],
     )?;
-    let pos = init(
+    let pos = matrix(
         g,
         p("embeddings.position_embeddings.weight"),
-        &[cfg.max_position, h],
+        [cfg.max_position, h],
     )?;
     let tt_all = w.get(
         &p("embeddings.token_type_embeddings.weight"),
@@ -589,7 +603,7 @@ pub fn export_encoder(
     for i in 0..cfg.num_layers {
         let l = |s: &str| p(&format!("encoder.layer.{i}.{s}"));
         let dense = |g: &mut GraphBuilder, s: &str, o: usize, n: usize, x: &str| {
-            let wt = init(g, l(&format!("{s}.weight")), &[o, n])?;
+            let wt = matrix(g, l(&format!("{s}.weight")), [o, n])?;
             let bs = init(g, l(&format!("{s}.bias")), &[o])?;
             Ok::<String, CragError>(g.linear(x, &wt, Some(&bs)))
         };

@@ -12,6 +12,7 @@ pub mod error;
 pub mod features;
 pub mod metrics;
 pub mod onnx;
+pub mod relation;
 pub mod runtime;
 pub mod stats;
 pub mod text;

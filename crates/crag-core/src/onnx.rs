@@ -10,6 +10,8 @@ use onnx_protobuf::{
     TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::{CragError, Result};
 
 /// ONNX opset the exporters target (LayerNormalization needs 17; reductions keep attribute axes up to 17).
@@ -24,10 +26,48 @@ pub enum Dim {
     Symbolic(&'static str),
 }
 
+/// How [`GraphBuilder::weight_matrix`] stores large weight matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightPrecision {
+    /// float32 initializers (exact).
+    #[default]
+    F32,
+    /// Symmetric per-row int8 initializers with one float32 scale per row, expanded by `DequantizeLinear`
+    /// (weight-only quantisation: 4× smaller files, float32 arithmetic).
+    Int8,
+}
+
+/// Symmetric per-row int8 quantisation of a row-major `[rows, cols]` matrix: `q = round(x / s)`, `s = max|row| / 127`
+/// (`s = 1` for an all-zero row). Returns the int8 values and the per-row scales.
+pub fn quantize_rows_int8(data: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut q = Vec::with_capacity(rows * cols);
+    let mut scales = Vec::with_capacity(rows);
+    for row in data.chunks(cols.max(1)).take(rows) {
+        let amax = row.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+        scales.push(s);
+        q.extend(
+            row.iter()
+                .map(|&v| (v / s).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (q, scales)
+}
+
+/// What `DequantizeLinear` computes from [`quantize_rows_int8`]'s output: the float32 matrix the int8 graph uses.
+pub fn dequantize_rows_int8(q: &[i8], scales: &[f32], cols: usize) -> Vec<f32> {
+    q.chunks(cols.max(1))
+        .zip(scales)
+        .flat_map(|(row, &s)| row.iter().map(move |&v| f32::from(v) * s))
+        .collect()
+}
+
 /// Incrementally builds an ONNX graph; names of intermediate values are generated.
 pub struct GraphBuilder {
     graph: GraphProto,
     counter: usize,
+    precision: WeightPrecision,
 }
 
 fn attr_int(name: &str, v: i64) -> AttributeProto {
@@ -80,7 +120,49 @@ impl GraphBuilder {
     pub fn new(name: &str) -> Self {
         let mut graph = GraphProto::new();
         graph.name = name.to_string();
-        GraphBuilder { graph, counter: 0 }
+        GraphBuilder {
+            graph,
+            counter: 0,
+            precision: WeightPrecision::F32,
+        }
+    }
+
+    /// Choose how later [`Self::weight_matrix`] calls store their data (float32 by default).
+    pub fn set_weight_precision(&mut self, precision: WeightPrecision) {
+        self.precision = precision;
+    }
+
+    /// A `[rows, cols]` weight matrix (a `Linear` weight or an embedding table) in the builder's
+    /// [`WeightPrecision`]: a float32 initializer called `name`, or an int8 initializer `name.int8` with per-row
+    /// scales `name.scale` expanded by `DequantizeLinear(axis = 0)`. Returns the value to use as the matrix.
+    pub fn weight_matrix(&mut self, name: &str, shape: [usize; 2], data: &[f32]) -> Result<String> {
+        match self.precision {
+            WeightPrecision::F32 => self.initializer(name, &shape, data),
+            WeightPrecision::Int8 => {
+                let [rows, cols] = shape;
+                if rows * cols != data.len() {
+                    return Err(CragError::CorruptModel(format!(
+                        "tensor {name}: shape {shape:?} needs {} values, got {}",
+                        rows * cols,
+                        data.len()
+                    )));
+                }
+                let (q, scales) = quantize_rows_int8(data, rows, cols);
+                let mut t = TensorProto::new();
+                t.name = format!("{name}.int8");
+                t.data_type = DataType::INT8 as i32;
+                t.dims = vec![rows as i64, cols as i64];
+                t.raw_data = q.iter().map(|&v| v as u8).collect();
+                self.graph.initializer.push(t);
+                let scale = self.initializer(&format!("{name}.scale"), &[rows], &scales)?;
+                Ok(self.node(
+                    "DequantizeLinear",
+                    &[&format!("{name}.int8"), &scale],
+                    name,
+                    vec![attr_int("axis", 0)],
+                ))
+            }
+        }
     }
 
     fn fresh(&mut self, hint: &str) -> String {

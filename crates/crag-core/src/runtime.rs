@@ -200,3 +200,45 @@ pub fn run_dti(
         },
     })
 }
+
+/// Run the relation graph on tokenized drug and ADR contexts (same batch size): P(causal) per pair.
+pub fn run_relation(
+    session: &mut Session,
+    drug: &crate::text::Batch,
+    adr: &crate::text::Batch,
+) -> Result<Vec<f32>> {
+    use crate::relation::io as rio;
+    if drug.batch != adr.batch {
+        return Err(CragError::invalid(format!(
+            "{} drug contexts but {} ADR contexts",
+            drug.batch, adr.batch
+        )));
+    }
+    let view = |b: &crate::text::Batch, what: &str| -> Result<(Array2<i64>, Array2<i64>)> {
+        let shape = (b.batch, b.seq_len);
+        let bad = |e: ndarray::ShapeError| CragError::Runtime(format!("{what} batch: {e}"));
+        Ok((
+            Array2::from_shape_vec(shape, b.input_ids.clone()).map_err(bad)?,
+            Array2::from_shape_vec(shape, b.attention_mask.clone()).map_err(bad)?,
+        ))
+    };
+    let (di, dm) = view(drug, "drug")?;
+    let (ai, am) = view(adr, "ADR")?;
+    let outputs = session
+        .run(ort::inputs![
+            rio::DRUG_INPUT_IDS => TensorRef::from_array_view(di.view()).map_err(rt("drug ids"))?,
+            rio::DRUG_ATTENTION_MASK => TensorRef::from_array_view(dm.view()).map_err(rt("drug mask"))?,
+            rio::ADR_INPUT_IDS => TensorRef::from_array_view(ai.view()).map_err(rt("ADR ids"))?,
+            rio::ADR_ATTENTION_MASK => TensorRef::from_array_view(am.view()).map_err(rt("ADR mask"))?,
+        ])
+        .map_err(rt("running the relation model"))?;
+    let p = output_vec(&outputs, rio::P_CAUSAL)?;
+    if p.len() != drug.batch {
+        return Err(CragError::CorruptModel(format!(
+            "relation model returned {} probabilities for {} pairs",
+            p.len(),
+            drug.batch
+        )));
+    }
+    Ok(p)
+}

@@ -78,6 +78,30 @@ impl Weights {
         Ok(())
     }
 
+    /// A copy in which each named `[rows, cols]` tensor is replaced by its per-row int8 round trip
+    /// ([`crate::onnx::quantize_rows_int8`] then dequantised): the weights an int8 graph computes with.
+    pub fn int8_round_trip(&self, names: &[String]) -> Result<Weights> {
+        let mut out = self.clone();
+        for name in names {
+            let (shape, data) = self
+                .tensors
+                .get(name)
+                .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
+            let [rows, cols] = shape[..] else {
+                return Err(CragError::CorruptModel(format!(
+                    "weight {name} has shape {shape:?}; only matrices are quantised"
+                )));
+            };
+            let (q, s) = crate::onnx::quantize_rows_int8(data, rows, cols);
+            out.insert(
+                name.clone(),
+                shape.clone(),
+                crate::onnx::dequantize_rows_int8(&q, &s, cols),
+            )?;
+        }
+        Ok(out)
+    }
+
     /// Tensor names in sorted order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(|s| s.as_str())
