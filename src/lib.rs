@@ -7,6 +7,7 @@ mod features;
 mod gucs;
 mod models;
 mod registry;
+mod relation;
 mod signals;
 
 pgrx::pg_module_magic!();

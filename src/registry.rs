@@ -11,7 +11,9 @@ use std::sync::Mutex;
 
 use crag_core::artifacts::{self, ModelArtifacts};
 use crag_core::dti::{DtiConfig, Prototypes};
+use crag_core::relation::RelationConfig;
 use crag_core::runtime::{self, Device, SessionOptions};
+use crag_core::text::TextTokenizer;
 use crag_core::CragError;
 use once_cell::sync::Lazy;
 use ort::session::Session;
@@ -31,6 +33,12 @@ pub struct DtiAssets {
     pub terms: Vec<String>,
 }
 
+/// Tokenizer of a relation model version (truncating at the config's `max_len`).
+pub struct RelationAssets {
+    /// The stored `tokenizer.json`, entity markers included.
+    pub tokenizer: TextTokenizer,
+}
+
 /// A model version with its live ONNX Runtime session.
 pub struct LoadedModel {
     /// Registry name.
@@ -45,6 +53,8 @@ pub struct LoadedModel {
     pub on_cuda: bool,
     /// DTI/ADR extras (`kind = 'dti_adr'`).
     pub dti: Option<DtiAssets>,
+    /// Relation extras (`kind = 'relation'`).
+    pub relation: Option<RelationAssets>,
 }
 
 static MODELS: Lazy<Mutex<HashMap<String, LoadedModel>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -192,9 +202,10 @@ fn load_dti_assets(name: &str, version: i32, config: &serde_json::Value) -> PgRe
 
 fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<LoadedModel> {
     let env = ort_environment()?;
-    let (onnx, config) = Spi::connect(|client| -> PgResult<(Vec<u8>, serde_json::Value)> {
+    type Row = (Vec<u8>, serde_json::Value, Option<Vec<u8>>);
+    let (onnx, config, tokenizer) = Spi::connect(|client| -> PgResult<Row> {
         let mut rows = client.select(
-            "SELECT onnx, config FROM crag.models WHERE name = $1 AND version = $2",
+            "SELECT onnx, config, tokenizer FROM crag.models WHERE name = $1 AND version = $2",
             Some(1),
             &[name.into(), active.version.into()],
         )?;
@@ -206,7 +217,8 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
         })?;
         let onnx = r.get::<Vec<u8>>(1)?.unwrap_or_default();
         let config = r.get::<JsonB>(2)?.map(|j| j.0).unwrap_or_default();
-        Ok((onnx, config))
+        let tokenizer = r.get::<Vec<u8>>(3)?;
+        Ok((onnx, config, tokenizer))
     })?;
     let got = artifacts::sha256_hex(&onnx);
     if got != active.sha256 {
@@ -218,6 +230,19 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
     }
     let dti = if active.kind == "dti_adr" {
         Some(load_dti_assets(name, active.version, &config)?)
+    } else {
+        None
+    };
+    let relation = if active.kind == "relation" {
+        let cfg = RelationConfig::from_json(&config)?;
+        let bytes = tokenizer.ok_or_else(|| {
+            CragError::CorruptModel(format!(
+                "relation model {name} v{} has no tokenizer in crag.models.tokenizer",
+                active.version
+            ))
+        })?;
+        let tokenizer = TextTokenizer::from_bytes(&bytes, cfg.max_len)?;
+        Some(RelationAssets { tokenizer })
     } else {
         None
     };
@@ -237,6 +262,7 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
         session: loaded.session,
         on_cuda: loaded.on_cuda,
         dti,
+        relation,
     })
 }
 

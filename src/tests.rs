@@ -409,3 +409,171 @@ fn kind_mismatch_is_rejected() {
         "22023: crag: model \"rel\" is a relation model; this function needs a dti_adr model"
     );
 }
+
+/// The MiniLM tokenizer installed by scripts/setup-minilm.sh (the relation tests need a real word-piece vocabulary).
+fn minilm_tokenizer() -> Vec<u8> {
+    let dir = std::env::var("CRAG_MINILM_DIR").unwrap_or_else(|_| "/opt/crag/minilm".into());
+    std::fs::read(format!("{dir}/tokenizer.json"))
+        .unwrap_or_else(|e| panic!("{dir}/tokenizer.json: {e}; run scripts/setup-minilm.sh"))
+}
+
+fn tiny_encoder() -> crag_core::bert::BertConfig {
+    crag_core::bert::BertConfig {
+        vocab_size: 0,
+        hidden_size: 16,
+        num_layers: 1,
+        num_heads: 2,
+        intermediate_size: 32,
+        max_position: 64,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+    }
+}
+
+/// Register a seeded relation model (max_len 24) under `name`; returns its weights, config and tokenizer.
+fn install_relation(
+    name: &str,
+    seed: u64,
+) -> (
+    Weights,
+    crag_core::relation::RelationConfig,
+    crag_core::text::TextTokenizer,
+) {
+    let (art, w, cfg) = crag_core::artifacts::seeded_relation(
+        name,
+        &minilm_tokenizer(),
+        tiny_encoder(),
+        24,
+        seed,
+    )
+    .unwrap();
+    import_artifacts(&art, true).unwrap_or_else(|e| panic!("import failed: {e:?}"));
+    let tok =
+        crag_core::text::TextTokenizer::from_bytes(art.tokenizer.as_ref().unwrap(), 24).unwrap();
+    (w, cfg, tok)
+}
+
+fn reference_score(
+    cfg: &crag_core::relation::RelationConfig,
+    w: &Weights,
+    tok: &crag_core::text::TextTokenizer,
+    drug: &str,
+    adr: &str,
+) -> f64 {
+    let d = tok.encode_batch(&[drug]).unwrap();
+    let a = tok.encode_batch(&[adr]).unwrap();
+    crag_core::relation::reference_forward(cfg, w, &d, &a).unwrap()[0] as f64
+}
+
+const DRUG_CTX: &str = "Ototoxicity after intravenous [DRUG]azithromycin[/DRUG].";
+const ADR_CTX: &str = "[ADR]Ototoxicity[/ADR] after intravenous azithromycin.";
+
+#[pg_test]
+fn crag_score_equals_reference_and_forms_agree() {
+    let (w, cfg, tok) = install_relation("relation", 5);
+    let want = reference_score(&cfg, &w, &tok, DRUG_CTX, ADR_CTX);
+    let got = Spi::get_one_with_args::<f64>(
+        "SELECT crag.crag_score($1, $2)",
+        &[DRUG_CTX.into(), ADR_CTX.into()],
+    )
+    .unwrap()
+    .unwrap();
+    assert!((got - want).abs() < 1e-5, "crag_score {got} vs reference {want}");
+    // The sentence form marks the mentions itself.
+    let s = Spi::get_one::<f64>(
+        "SELECT crag.crag_score_sentence('Ototoxicity after intravenous azithromycin.', 'AZITHROMYCIN', 'ototoxicity')",
+    )
+    .unwrap()
+    .unwrap();
+    assert!((s - want).abs() < 1e-5, "crag_score_sentence {s} vs {want}");
+    // A long text is truncated to max_len tokens, not rejected.
+    let long = format!("{DRUG_CTX} {}", "and then some more words ".repeat(40));
+    let p_long = Spi::get_one_with_args::<f64>(
+        "SELECT crag.crag_score($1, $2)",
+        &[long.as_str().into(), ADR_CTX.into()],
+    )
+    .unwrap()
+    .unwrap();
+    let want_long = reference_score(&cfg, &w, &tok, &long, ADR_CTX);
+    assert!((p_long - want_long).abs() < 1e-5);
+    // Batch forms: same numbers in input order across several session calls, NULL in → NULL out.
+    Spi::run("SET crag.batch_size = 2").unwrap();
+    let batch = Spi::get_one::<Vec<Option<f64>>>(&format!(
+        "SELECT crag.crag_score_batch(ARRAY['{DRUG_CTX}', NULL, 'Rash with [DRUG]amoxicillin[/DRUG].', '{DRUG_CTX}'], \
+         ARRAY['{ADR_CTX}', 'x', '[ADR]Rash[/ADR] with amoxicillin.', 'Severe [ADR]rash[/ADR].'])"
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(batch.len(), 4);
+    assert!((batch[0].unwrap() - want).abs() < 1e-5);
+    assert_eq!(batch[1], None);
+    let r2 = reference_score(
+        &cfg,
+        &w,
+        &tok,
+        "Rash with [DRUG]amoxicillin[/DRUG].",
+        "[ADR]Rash[/ADR] with amoxicillin.",
+    );
+    let r3 = reference_score(&cfg, &w, &tok, DRUG_CTX, "Severe [ADR]rash[/ADR].");
+    assert!((batch[2].unwrap() - r2).abs() < 1e-5);
+    assert!((batch[3].unwrap() - r3).abs() < 1e-5);
+    let sb = Spi::get_one::<Vec<Option<f64>>>(
+        "SELECT crag.crag_score_sentence_batch(ARRAY['Ototoxicity after intravenous azithromycin.', 'Rash with amoxicillin.'], \
+         ARRAY['azithromycin', 'amoxicillin'], ARRAY['ototoxicity', 'rash'])",
+    )
+    .unwrap()
+    .unwrap();
+    assert!((sb[0].unwrap() - want).abs() < 1e-5);
+    assert!((sb[1].unwrap() - r2).abs() < 1e-5);
+    Spi::run("RESET crag.batch_size").unwrap();
+}
+
+#[pg_test]
+fn crag_score_bad_input_gets_clear_errors() {
+    install_relation("relation", 6);
+    let cases = [
+        (
+            "SELECT crag.crag_score('  ', 'rash')",
+            "22023: crag: drug_text is empty",
+        ),
+        (
+            "SELECT crag.crag_score_sentence('Rash with amoxicillin.', 'aspirin', 'rash')",
+            "22023: crag: drug \"aspirin\" does not occur in the sentence",
+        ),
+        (
+            "SELECT crag.crag_score_sentence('Rash with amoxicillin.', 'amoxicillin', 'fever')",
+            "22023: crag: adr \"fever\" does not occur in the sentence",
+        ),
+        (
+            "SELECT crag.crag_score_batch(ARRAY['a'], ARRAY['b', 'c'])",
+            "22023: crag: array lengths differ: drug_texts has 1, adr_texts has 2; elements are paired by position",
+        ),
+        (
+            "SELECT crag.crag_score_batch(ARRAY['a', ''], ARRAY['b', 'c'])",
+            "22023: crag: drug_texts[2] is empty",
+        ),
+        (
+            "SELECT crag.crag_score_sentence_batch(ARRAY['Rash with amoxicillin.'], ARRAY['amoxicillin'], ARRAY['itch'])",
+            "22023: crag: adrs[1] \"itch\" does not occur in the sentence",
+        ),
+        (
+            "SELECT crag.crag_score('a', 'b', 'nope')",
+            "42704: crag: model \"nope\" does not exist",
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(sqlstate_of(q).as_deref(), Some(want), "{q}");
+    }
+    assert_eq!(
+        Spi::get_one::<f64>("SELECT crag.crag_score(NULL, 'rash')").unwrap(),
+        None,
+        "strict: NULL in, NULL out"
+    );
+    // A relation model whose tokenizer went missing is reported as corrupt, and the backend keeps working.
+    Spi::run("UPDATE crag.models SET tokenizer = NULL WHERE name = 'relation'").unwrap();
+    Spi::run("SELECT crag.register_model('relation2', 'relation', onnx, config, '{}', NULL, true) FROM crag.models WHERE name = 'relation'").unwrap();
+    let e = sqlstate_of("SELECT crag.crag_score('a', 'b', 'relation2')").unwrap();
+    assert!(e.starts_with("XX001: crag: relation model relation2 v1 has no tokenizer"), "{e}");
+    let e = sqlstate_of("SELECT crag.crag_dti(ARRAY[1]::real[], ARRAY[1]::real[], 'relation2')").unwrap();
+    assert!(e.contains("is a relation model; this function needs a dti_adr model"), "{e}");
+}

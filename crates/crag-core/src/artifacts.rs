@@ -224,6 +224,14 @@ impl ModelArtifacts {
                 }
             }
         }
+        if self.meta.kind == "relation" {
+            crate::relation::RelationConfig::from_json(&self.meta.config)?;
+            if self.tokenizer.is_none() {
+                return Err(CragError::CorruptModel(
+                    "relation model without tokenizer.json".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -354,4 +362,43 @@ mod tests {
         );
         assert!(ModelArtifacts::read_dir(Path::new("/nonexistent/crag")).is_err());
     }
+}
+
+/// A relation model with seeded (untrained) weights on a small encoder of the given shape, with the real
+/// `tokenizer_json` (entity markers added; the vocabulary size follows it): used to test the serving path exactly.
+pub fn seeded_relation(
+    name: &str,
+    tokenizer_json: &[u8],
+    encoder: crate::bert::BertConfig,
+    max_len: usize,
+    seed: u64,
+) -> Result<(ModelArtifacts, Weights, crate::relation::RelationConfig)> {
+    let tok = crate::text::TextTokenizer::from_bytes(tokenizer_json, max_len)?;
+    let cfg = crate::relation::RelationConfig {
+        fusion_dim: 8,
+        head_hidden: 8,
+        ..crate::relation::RelationConfig::new(
+            crate::bert::BertConfig {
+                vocab_size: tok.vocab_size(),
+                ..encoder
+            },
+            max_len,
+        )
+    };
+    let weights = Weights::seeded(&cfg.param_specs(), seed);
+    let onnx = crate::relation::export_onnx(&cfg, &weights)?;
+    let art = ModelArtifacts {
+        meta: ModelMeta {
+            name: name.to_string(),
+            kind: "relation".into(),
+            config: cfg.to_json(),
+            metrics: serde_json::json!({"note": "seeded weights, not trained: for testing the serving path"}),
+        },
+        onnx,
+        tokenizer: Some(tok.to_json_bytes()?),
+        adr_terms: vec![],
+        prototypes: None,
+    };
+    art.validate()?;
+    Ok((art, weights, cfg))
 }

@@ -242,3 +242,47 @@ pub fn run_relation(
     }
     Ok(p)
 }
+
+/// Score `(drug context, ADR context)` pairs with a relation graph, `batch` pairs per session call: pairs are
+/// ordered by length so each call pads little, tokenized with dynamic padding, and the probabilities come back in
+/// input order. `between` runs before every call (the extension checks for query cancel there). Blank contexts are
+/// errors naming the pair.
+pub fn score_relation_pairs(
+    session: &mut Session,
+    tok: &crate::text::TextTokenizer,
+    drugs: &[&str],
+    adrs: &[&str],
+    batch: usize,
+    mut between: impl FnMut() -> Result<()>,
+) -> Result<Vec<f32>> {
+    if drugs.len() != adrs.len() {
+        return Err(CragError::invalid(format!(
+            "{} drug contexts but {} ADR contexts; they are paired by position",
+            drugs.len(),
+            adrs.len()
+        )));
+    }
+    for (i, (d, a)) in drugs.iter().zip(adrs).enumerate() {
+        for (what, t) in [("drug", d), ("ADR", a)] {
+            if t.trim().is_empty() {
+                return Err(CragError::invalid(format!(
+                    "{what} context of pair {} is empty",
+                    i + 1
+                )));
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..drugs.len()).collect();
+    order.sort_by_key(|&i| drugs[i].len().max(adrs[i].len()));
+    let mut out = vec![0.0f32; drugs.len()];
+    for chunk in order.chunks(batch.max(1)) {
+        between()?;
+        let d: Vec<&str> = chunk.iter().map(|&i| drugs[i]).collect();
+        let a: Vec<&str> = chunk.iter().map(|&i| adrs[i]).collect();
+        let p = run_relation(session, &tok.encode_batch(&d)?, &tok.encode_batch(&a)?)?;
+        for (&i, v) in chunk.iter().zip(p) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}

@@ -9,3 +9,6 @@ pub mod dti_run;
 pub mod dti_train;
 pub mod params;
 pub mod publish;
+pub mod relation_model;
+pub mod relation_run;
+pub mod relation_train;

@@ -5,6 +5,8 @@
 //! * `dti` — train the DTI/ADR multi-task model (tch) on DrugBAN pairs + SIDER ADR profiles, evaluate it, export it
 //!   through crag-core's ONNX exporter and optionally publish it into a database.
 //! * `dti-seeded` — a DTI/ADR model with seeded, untrained weights, for testing the serving path exactly.
+//! * `relation` — train the dual-encoder drug–ADR relation model (`crag_score`) on ADE Corpus V2, evaluate it on the
+//!   hard and card protocols (PMID split), export it and optionally publish it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,8 +15,11 @@ use clap::{Parser, Subcommand};
 use crag_core::artifacts::{seeded_dti, AdrTerm};
 use crag_core::data::sider;
 use crag_core::dti::{DtiConfig, DtiHead};
+use crag_core::onnx::WeightPrecision;
 use crag_train::dti_run::{self, DtiRun};
 use crag_train::dti_train::TrainConfig;
+use crag_train::relation_run::{self, RelationRun};
+use crag_train::relation_train::RelTrainConfig;
 
 #[derive(Parser)]
 #[command(name = "crag-train", version, about = "Train and export CRAG models")]
@@ -94,6 +99,98 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Train the dual-encoder relation model (crag_score) on ADE Corpus V2 and write a model directory.
+    Relation {
+        /// ADE Corpus V2 folder (DRUG-AE.rel, ADE-NEG.txt).
+        #[arg(
+            long,
+            env = "CRAG_ADE_DIR",
+            default_value = "../shared/data/ade_corpus_v2"
+        )]
+        ade: PathBuf,
+        /// Pretrained BERT folder (config.json, model.safetensors, tokenizer.json).
+        #[arg(long, env = "CRAG_MINILM_DIR", default_value = "/opt/crag/minilm")]
+        encoder: PathBuf,
+        /// Output model directory (also gets metrics.json, history.jsonl, curves.png, predictions_test.tsv).
+        #[arg(long)]
+        out: PathBuf,
+        /// Registry name.
+        #[arg(long, default_value = "relation")]
+        name: String,
+        /// Publish into this database.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Make the published version active.
+        #[arg(long)]
+        activate: bool,
+        /// Add hard negatives (same-sentence combinations, ADE-NEG dictionary pairs) to phase 2.
+        #[arg(long)]
+        hard_negatives: bool,
+        /// Focal loss instead of BCE in phase 2.
+        #[arg(long)]
+        focal_loss: bool,
+        /// Focal-loss gamma.
+        #[arg(long, default_value_t = 2.0)]
+        focal_gamma: f64,
+        /// Phase-1 (InfoNCE) epochs.
+        #[arg(long, default_value_t = 1)]
+        contrastive_epochs: usize,
+        /// Phase-2 maximum epochs.
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        /// Early-stopping patience (phase-2 epochs without validation F1 gain).
+        #[arg(long, default_value_t = 1)]
+        patience: usize,
+        /// Phase-2 batch size (balanced).
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Encoder learning rate.
+        #[arg(long, default_value_t = 2e-5)]
+        lr: f64,
+        /// Fusion/head learning rate.
+        #[arg(long, default_value_t = 1e-3)]
+        head_lr: f64,
+        /// InfoNCE temperature.
+        #[arg(long, default_value_t = 0.07)]
+        tau: f64,
+        /// Freeze embeddings + this many lower layers per encoder (CPU speed).
+        #[arg(long, default_value_t = 0)]
+        freeze_layers: usize,
+        /// Token budget per context (special tokens included).
+        #[arg(long, default_value_t = 128)]
+        max_len: usize,
+        /// Seeded sample of N training examples (CPU runs).
+        #[arg(long)]
+        max_train: Option<usize>,
+        /// Seeded sample of N validation examples per protocol.
+        #[arg(long)]
+        max_val: Option<usize>,
+        /// Seeded sample of N test examples per protocol (smoke tests only).
+        #[arg(long)]
+        max_test: Option<usize>,
+        /// Precision of the shipped graph.
+        #[arg(long, value_parser = ["int8", "f32"], default_value = "int8")]
+        precision: String,
+        /// Seed (split, sampling, initialisation).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// cpu, cuda or auto.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Threads for tch on CPU (0: libtorch default).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// ONNX Runtime library for the export parity check.
+        #[arg(
+            long,
+            env = "ORT_DYLIB_PATH",
+            default_value = "/usr/local/lib/crag/libonnxruntime.so"
+        )]
+        onnxruntime: String,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Export a DTI/ADR model with seeded weights; ADR vocabulary = the most prevalent SIDER preferred terms.
     DtiSeeded {
         /// SIDER 4.1 folder (holds meddra_all_se.tsv.gz).
@@ -155,11 +252,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             onnxruntime,
             quiet,
         } => {
-            let device = match device.as_str() {
-                "cpu" => tch::Device::Cpu,
-                "cuda" => tch::Device::Cuda(0),
-                _ => tch::Device::cuda_if_available(),
-            };
+            let device = parse_device(&device);
             let train = TrainConfig {
                 d,
                 head: dti_run::parse_head(&head),
@@ -200,6 +293,77 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                 progress: !quiet,
             };
             dti_run::run(&job).map(|_| ())
+        }
+        Command::Relation {
+            ade,
+            encoder,
+            out,
+            name,
+            database_url,
+            activate,
+            hard_negatives,
+            focal_loss,
+            focal_gamma,
+            contrastive_epochs,
+            epochs,
+            patience,
+            batch_size,
+            lr,
+            head_lr,
+            tau,
+            freeze_layers,
+            max_len,
+            max_train,
+            max_val,
+            max_test,
+            precision,
+            seed,
+            device,
+            threads,
+            onnxruntime,
+            quiet,
+        } => {
+            if threads > 0 {
+                tch::set_num_threads(threads as i32);
+            }
+            let job = RelationRun {
+                ade,
+                encoder,
+                out,
+                name,
+                database_url,
+                activate,
+                hard_negatives,
+                max_len,
+                max_train,
+                max_val,
+                max_test,
+                fractions: (0.8, 0.1, 0.1),
+                precision: if precision == "f32" {
+                    WeightPrecision::F32
+                } else {
+                    WeightPrecision::Int8
+                },
+                train: RelTrainConfig {
+                    seed,
+                    contrastive_epochs,
+                    epochs,
+                    patience,
+                    batch_size,
+                    contrastive_batch: batch_size,
+                    lr,
+                    head_lr,
+                    tau,
+                    focal_gamma: focal_loss.then_some(focal_gamma),
+                    freeze_layers,
+                    ..RelTrainConfig::default()
+                },
+                device: parse_device(&device),
+                ort_lib: onnxruntime,
+                progress: !quiet,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            relation_run::run(&job).map(|_| ())
         }
         Command::DtiSeeded {
             sider: dir,
@@ -264,6 +428,14 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+fn parse_device(s: &str) -> tch::Device {
+    match s {
+        "cpu" => tch::Device::Cpu,
+        "cuda" => tch::Device::Cuda(0),
+        _ => tch::Device::cuda_if_available(),
     }
 }
 

@@ -1,0 +1,470 @@
+//! Training the dual-encoder relation model on ADE Corpus V2: phase 1 InfoNCE over in-batch pairs (τ = 0.07),
+//! phase 2 BCE (or focal loss) on balanced batches, linear warmup/decay, early stopping on validation F1.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use crag_core::data::ade::{fold, ExampleKind, RelationExample};
+use crag_core::metrics::{average_precision, best_f1_threshold, f1_at, roc_auc, BinaryReport};
+use crag_core::relation;
+use crag_core::text::{TextTokenizer, ADR_CLOSE, ADR_OPEN, DRUG_CLOSE, DRUG_OPEN};
+use crag_core::weights::Weights;
+use crag_core::{CragError, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+use crate::relation_model::{binary_loss, info_nce_masked, RelationNet, Tokens};
+
+/// One tokenized example.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Drug context ids ([CLS] … [SEP]).
+    pub drug: Vec<i64>,
+    /// ADR context ids.
+    pub adr: Vec<i64>,
+    /// Annotated pair?
+    pub label: bool,
+    /// Folded drug string.
+    pub drug_key: String,
+    /// Folded effect string.
+    pub effect_key: String,
+    /// Provenance.
+    pub kind: ExampleKind,
+}
+
+/// The drug and ADR contexts of an example: its drug marked in its sentence, its effect marked in the effect's
+/// sentence (the same sentence except for card-protocol negatives).
+pub fn contexts(ex: &RelationExample) -> Result<(String, String)> {
+    let d = crag_core::text::mark(&ex.sentence, ex.drug_span, DRUG_OPEN, DRUG_CLOSE)?;
+    let a = crag_core::text::mark(ex.effect_sentence(), ex.effect_span, ADR_OPEN, ADR_CLOSE)?;
+    Ok((d, a))
+}
+
+/// Tokenize examples; returns them and how many contexts were truncated to `max_len`.
+pub fn encode(tok: &TextTokenizer, exs: &[RelationExample]) -> Result<(Vec<Encoded>, usize)> {
+    let mut out = Vec::with_capacity(exs.len());
+    let mut truncated = 0;
+    for ex in exs {
+        let (d, a) = contexts(ex)?;
+        let bd = tok.encode_batch(&[&d])?;
+        let ba = tok.encode_batch(&[&a])?;
+        truncated += usize::from(bd.truncated[0]) + usize::from(ba.truncated[0]);
+        out.push(Encoded {
+            drug: bd.input_ids,
+            adr: ba.input_ids,
+            label: ex.label,
+            drug_key: fold(&ex.drug),
+            effect_key: fold(&ex.effect),
+            kind: ex.kind,
+        });
+    }
+    Ok((out, truncated))
+}
+
+/// Training settings (defaults: the card's procedure, sized for CPU).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelTrainConfig {
+    /// Seed for sampling, dropout order and head initialisation.
+    pub seed: u64,
+    /// Phase-1 (InfoNCE) epochs over the training positives.
+    pub contrastive_epochs: usize,
+    /// Phase-2 (BCE/focal) maximum epochs.
+    pub epochs: usize,
+    /// Early-stopping patience in phase-2 epochs without a validation-F1 gain.
+    pub patience: usize,
+    /// Phase-2 batch size (half positives, half negatives).
+    pub batch_size: usize,
+    /// Phase-1 batch size (in-batch negatives).
+    pub contrastive_batch: usize,
+    /// Encoder learning rate (AdamW).
+    pub lr: f64,
+    /// Fusion/head learning rate (trained from scratch).
+    pub head_lr: f64,
+    /// Fraction of each phase's steps spent warming up linearly (then linear decay to 0).
+    pub warmup_frac: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// InfoNCE temperature.
+    pub tau: f64,
+    /// Dropout in the encoders and on the fused vector.
+    pub dropout: f64,
+    /// Focal-loss γ (`None`: BCE).
+    pub focal_gamma: Option<f64>,
+    /// Freeze the embeddings and this many lower transformer layers of each encoder.
+    pub freeze_layers: usize,
+    /// Batch size for scoring.
+    pub eval_batch: usize,
+}
+
+impl Default for RelTrainConfig {
+    fn default() -> Self {
+        RelTrainConfig {
+            seed: 42,
+            contrastive_epochs: 1,
+            epochs: 3,
+            patience: 1,
+            batch_size: 32,
+            contrastive_batch: 32,
+            lr: 2e-5,
+            head_lr: 1e-3,
+            warmup_frac: 0.1,
+            weight_decay: 0.01,
+            tau: 0.07,
+            dropout: 0.1,
+            focal_gamma: None,
+            freeze_layers: 0,
+            eval_batch: 64,
+        }
+    }
+}
+
+/// Metrics of one scored split at a threshold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelReport {
+    /// Examples.
+    pub n: usize,
+    /// Positives.
+    pub positives: usize,
+    /// Area under the ROC curve.
+    pub roc_auc: f64,
+    /// Average precision (PR-AUC).
+    pub pr_auc: f64,
+    /// Threshold used for `at_threshold`.
+    pub threshold: f64,
+    /// P/R/F1 at `threshold`.
+    pub at_threshold: BinaryReport,
+    /// P/R/F1 at 0.5.
+    pub at_half: BinaryReport,
+}
+
+/// Score a split's predictions.
+pub fn report(p: &[f64], labels: &[bool], threshold: f64) -> RelReport {
+    RelReport {
+        n: p.len(),
+        positives: labels.iter().filter(|&&l| l).count(),
+        roc_auc: roc_auc(p, labels),
+        pr_auc: average_precision(p, labels),
+        threshold,
+        at_threshold: f1_at(p, labels, threshold),
+        at_half: f1_at(p, labels, 0.5),
+    }
+}
+
+/// One line of `history.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// `contrastive` or `classify`.
+    pub phase: String,
+    /// Epoch within its phase (1-based).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation F1 (hard protocol, best threshold), classify epochs only.
+    pub val_hard_f1: Option<f64>,
+    /// Validation ROC-AUC (hard protocol).
+    pub val_hard_auc: Option<f64>,
+    /// Validation F1 (card protocol, best threshold).
+    pub val_card_f1: Option<f64>,
+    /// Seconds of the epoch (training + validation).
+    pub seconds: f64,
+}
+
+/// A trained model.
+pub struct Trained {
+    /// Network with the best validation weights loaded.
+    pub net: RelationNet,
+    /// Per-epoch log.
+    pub history: Vec<EpochLog>,
+    /// Decision threshold (best F1 on the hard-protocol validation split).
+    pub threshold: f64,
+    /// Training seconds.
+    pub seconds: f64,
+}
+
+fn linear_lr(step: usize, total: usize, warmup_frac: f64) -> f64 {
+    let warm = ((total as f64 * warmup_frac).ceil() as usize).max(1);
+    if step < warm {
+        (step + 1) as f64 / warm as f64
+    } else {
+        let rest = (total - warm).max(1) as f64;
+        (1.0 - (step - warm) as f64 / rest).max(0.0)
+    }
+}
+
+fn pair_tokens(exs: &[&Encoded], pad: u32, device: Device) -> (Tokens, Tokens) {
+    let d: Vec<&[i64]> = exs.iter().map(|e| e.drug.as_slice()).collect();
+    let a: Vec<&[i64]> = exs.iter().map(|e| e.adr.as_slice()).collect();
+    (
+        Tokens::from_rows(&d, pad, device),
+        Tokens::from_rows(&a, pad, device),
+    )
+}
+
+/// P(causal) for every example (eval mode; batches of similar length).
+pub fn predict(
+    net: &RelationNet,
+    exs: &[Encoded],
+    batch: usize,
+    pad: u32,
+    device: Device,
+) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..exs.len()).collect();
+    order.sort_by_key(|&i| exs[i].drug.len().max(exs[i].adr.len()));
+    let mut out = vec![0.0; exs.len()];
+    tch::no_grad(|| {
+        for chunk in order.chunks(batch.max(1)) {
+            let rows: Vec<&Encoded> = chunk.iter().map(|&i| &exs[i]).collect();
+            let (d, a) = pair_tokens(&rows, pad, device);
+            let p = net
+                .logits(&d, &a, false, 0.0)
+                .sigmoid()
+                .to_device(Device::Cpu);
+            let v = Vec::<f32>::try_from(&p.to_kind(Kind::Float)).unwrap_or_default();
+            for (&i, pv) in chunk.iter().zip(v) {
+                out[i] = pv as f64;
+            }
+        }
+    });
+    out
+}
+
+fn labels(exs: &[Encoded]) -> Vec<bool> {
+    exs.iter().map(|e| e.label).collect()
+}
+
+fn bar(n: usize, prefix: String, progress: bool) -> Result<ProgressBar> {
+    let pb = if progress {
+        ProgressBar::new(n as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+        )
+        .map_err(|e| CragError::Runtime(e.to_string()))?
+        .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix);
+    Ok(pb)
+}
+
+/// Train from `init` weights. `annotated` holds every folded annotated (drug, effect) pair of the corpus (InfoNCE
+/// must not treat them as negatives); `val_hard`/`val_card` select the epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    cfg: &relation::RelationConfig,
+    init: &Weights,
+    train_set: &[Encoded],
+    val_hard: &[Encoded],
+    val_card: &[Encoded],
+    annotated: &HashSet<(String, String)>,
+    tc: &RelTrainConfig,
+    pad: u32,
+    device: Device,
+    progress: bool,
+) -> Result<Trained> {
+    let started = Instant::now();
+    tch::manual_seed(tc.seed as i64);
+    let mut net = RelationNet::new(cfg, device);
+    net.load(init)?;
+    net.freeze_lower(tc.freeze_layers);
+    // Group 0: encoders; group 1: fusion and head (from scratch, higher learning rate).
+    let mut opt = nn::AdamW {
+        wd: tc.weight_decay,
+        ..Default::default()
+    }
+    .build(&net.vs, tc.lr)
+    .map_err(|e| CragError::Runtime(format!("optimizer: {e}")))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(tc.seed);
+    let pos: Vec<&Encoded> = train_set.iter().filter(|e| e.label).collect();
+    let neg: Vec<&Encoded> = train_set.iter().filter(|e| !e.label).collect();
+    if pos.len() < 2 || neg.is_empty() {
+        return Err(CragError::invalid(
+            "training needs at least two positives and one negative",
+        ));
+    }
+    let mut history = Vec::new();
+
+    // Phase 1: InfoNCE on positives, in-batch negatives (annotated look-alikes masked).
+    let cb = tc.contrastive_batch.max(2);
+    let steps1 = pos.len().div_ceil(cb) * tc.contrastive_epochs;
+    let mut step = 0;
+    for epoch in 1..=tc.contrastive_epochs {
+        let t0 = Instant::now();
+        let mut order = pos.clone();
+        order.shuffle(&mut rng);
+        let n_batches = order.len().div_ceil(cb);
+        let pb = bar(
+            n_batches,
+            format!("contrastive {epoch}/{}", tc.contrastive_epochs),
+            progress,
+        )?;
+        let mut sum = 0.0;
+        let mut count = 0;
+        for chunk in order.chunks(cb) {
+            if chunk.len() < 2 {
+                continue;
+            }
+            let f = linear_lr(step, steps1, tc.warmup_frac);
+            opt.set_lr_group(0, tc.lr * f);
+            opt.set_lr_group(1, tc.head_lr * f);
+            let exclude: Vec<Vec<bool>> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, ei)| {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(j, ej)| {
+                            i != j
+                                && (annotated
+                                    .contains(&(ei.drug_key.clone(), ej.effect_key.clone()))
+                                    || annotated
+                                        .contains(&(ej.drug_key.clone(), ei.effect_key.clone())))
+                        })
+                        .collect()
+                })
+                .collect();
+            let (d, a) = pair_tokens(chunk, pad, device);
+            let (cd, ca) = net.encode(&d, &a, true, tc.dropout);
+            let (zd, za) = net.project(&cd, &ca);
+            let loss = info_nce_masked(&zd, &za, tc.tau, &exclude);
+            opt.backward_step(&loss);
+            let l = f64::try_from(&loss).unwrap_or(f64::NAN);
+            sum += l;
+            count += 1;
+            step += 1;
+            pb.set_message(format!("loss {:.4}", sum / count as f64));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let log = EpochLog {
+            phase: "contrastive".into(),
+            epoch,
+            train_loss: sum / count.max(1) as f64,
+            val_hard_f1: None,
+            val_hard_auc: None,
+            val_card_f1: None,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "contrastive epoch {epoch}: InfoNCE {:.4} ({:.0} s)",
+            log.train_loss, log.seconds
+        );
+        history.push(log);
+    }
+
+    // Phase 2: balanced batches, BCE or focal loss, early stopping on validation F1 (hard protocol).
+    let half = (tc.batch_size / 2).max(1);
+    let steps_per_epoch = pos.len().div_ceil(half);
+    let steps2 = steps_per_epoch * tc.epochs;
+    let mut step = 0;
+    let mut best: Option<(f64, f64, Weights)> = None;
+    let mut since_best = 0;
+    let mut neg_order = neg.clone();
+    neg_order.shuffle(&mut rng);
+    let mut neg_pos = 0;
+    let (vh_labels, vc_labels) = (labels(val_hard), labels(val_card));
+    for epoch in 1..=tc.epochs {
+        let t0 = Instant::now();
+        let mut order = pos.clone();
+        order.shuffle(&mut rng);
+        let pb = bar(
+            steps_per_epoch,
+            format!("classify {epoch}/{}", tc.epochs),
+            progress,
+        )?;
+        let mut sum = 0.0;
+        let mut count = 0;
+        for chunk in order.chunks(half) {
+            let f = linear_lr(step, steps2, tc.warmup_frac);
+            opt.set_lr_group(0, tc.lr * f);
+            opt.set_lr_group(1, tc.head_lr * f);
+            let mut batch: Vec<&Encoded> = chunk.to_vec();
+            for _ in 0..chunk.len() {
+                if neg_pos == neg_order.len() {
+                    neg_order.shuffle(&mut rng);
+                    neg_pos = 0;
+                }
+                batch.push(neg_order[neg_pos]);
+                neg_pos += 1;
+            }
+            batch.shuffle(&mut rng);
+            let y: Vec<f32> = batch
+                .iter()
+                .map(|e| if e.label { 1.0 } else { 0.0 })
+                .collect();
+            let y = Tensor::from_slice(&y).to_device(device);
+            let (d, a) = pair_tokens(&batch, pad, device);
+            let logits = net.logits(&d, &a, true, tc.dropout);
+            let loss = binary_loss(&logits, &y, tc.focal_gamma);
+            opt.backward_step(&loss);
+            sum += f64::try_from(&loss).unwrap_or(f64::NAN);
+            count += 1;
+            step += 1;
+            pb.set_message(format!("loss {:.4}", sum / count as f64));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let ph = predict(&net, val_hard, tc.eval_batch, pad, device);
+        let pc = predict(&net, val_card, tc.eval_batch, pad, device);
+        let (thr, f1h) = best_f1_threshold(&ph, &vh_labels);
+        let (_, f1c) = best_f1_threshold(&pc, &vc_labels);
+        let auc = roc_auc(&ph, &vh_labels);
+        let log = EpochLog {
+            phase: "classify".into(),
+            epoch,
+            train_loss: sum / count.max(1) as f64,
+            val_hard_f1: Some(f1h),
+            val_hard_auc: Some(auc),
+            val_card_f1: Some(f1c),
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "classify epoch {epoch}: loss {:.4} | val hard F1 {f1h:.4} (thr {thr:.3}) AUC {auc:.4} | val card F1 {f1c:.4} ({:.0} s)",
+            log.train_loss, log.seconds
+        );
+        history.push(log);
+        if best.as_ref().is_none_or(|b| f1h > b.0) {
+            best = Some((f1h, thr, net.weights()?));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= tc.patience {
+                eprintln!(
+                    "early stop: no validation F1 gain for {} epoch(s)",
+                    tc.patience
+                );
+                break;
+            }
+        }
+    }
+    let (_, threshold, w) = best.ok_or_else(|| CragError::invalid("no classify epoch ran"))?;
+    net.load(&w)?;
+    Ok(Trained {
+        net,
+        history,
+        threshold,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_schedule_warms_up_then_decays_to_zero() {
+        let total = 100;
+        assert!((linear_lr(0, total, 0.1) - 0.1).abs() < 1e-12);
+        assert!((linear_lr(9, total, 0.1) - 1.0).abs() < 1e-12);
+        assert!(linear_lr(50, total, 0.1) < 1.0);
+        assert!(linear_lr(99, total, 0.1) < 0.02);
+        assert_eq!(linear_lr(200, total, 0.1), 0.0);
+    }
+}
