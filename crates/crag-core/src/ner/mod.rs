@@ -1,0 +1,10 @@
+//! Medical named-entity recognition and relation extraction (NER/RE) data, following the NER/RE guide
+//! (`ner_re_guide.md`): the annotated-document format ([`schema`]), a seeded synthetic clinical-note
+//! generator ([`synth`], vocabularies in [`vocab`]) and an evaluator ([`eval`]).
+//!
+//! Entity types: Disease, Symptom, Drug, Procedure, Lab_Test. Relation types: treats, causes, indicates,
+//! prevents, adverse_effect. Offsets are character offsets (Unicode scalar values), as in Python.
+
+pub mod schema;
+
+pub use schema::{parse_documents, Document, Entity, EntityType, Relation, RelationType};
