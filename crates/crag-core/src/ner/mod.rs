@@ -6,5 +6,8 @@
 //! prevents, adverse_effect. Offsets are character offsets (Unicode scalar values), as in Python.
 
 pub mod schema;
+pub mod synth;
+pub mod vocab;
 
 pub use schema::{parse_documents, Document, Entity, EntityType, Relation, RelationType};
+pub use synth::{generate, stats, ExportFormat, Generator, GeneratorConfig, SynthStats};
