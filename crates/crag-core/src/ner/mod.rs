@@ -5,9 +5,11 @@
 //! Entity types: Disease, Symptom, Drug, Procedure, Lab_Test. Relation types: treats, causes, indicates,
 //! prevents, adverse_effect. Offsets are character offsets (Unicode scalar values), as in Python.
 
+pub mod eval;
 pub mod schema;
 pub mod synth;
 pub mod vocab;
 
+pub use eval::{evaluate, EvalReport, MatchMode};
 pub use schema::{parse_documents, Document, Entity, EntityType, Relation, RelationType};
 pub use synth::{generate, stats, ExportFormat, Generator, GeneratorConfig, SynthStats};
