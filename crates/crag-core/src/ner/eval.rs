@@ -429,7 +429,7 @@ impl EvalReport {
         let mut out = String::new();
         let blocks = [
             (
-                format!("Entities ({} match)", self.entity_mode.as_str()),
+                format!("Entities (mode {})", self.entity_mode.as_str()),
                 &self.entities,
             ),
             ("Relations (strict)".to_string(), &self.relations_strict),
@@ -441,13 +441,13 @@ impl EvalReport {
             }
             let _ = writeln!(
                 out,
-                "{title:<22} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+                "{title:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
                 "gold", "pred", "tp", "fp", "fn", "P", "R", "F1"
             );
             let mut row = |name: &str, s: &Score| {
                 let _ = writeln!(
                     out,
-                    "  {name:<20} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7.4} {:>7.4} {:>7.4}",
+                    "  {name:<22} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7.4} {:>7.4} {:>7.4}",
                     s.gold, s.pred, s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
                 );
             };
@@ -458,7 +458,7 @@ impl EvalReport {
             let m = &t.macro_avg;
             let _ = writeln!(
                 out,
-                "  {:<20} {:>39} {:>7.4} {:>7.4} {:>7.4}",
+                "  {:<22} {:>39} {:>7.4} {:>7.4} {:>7.4}",
                 format!("macro ({} types)", m.types),
                 "",
                 m.precision,
