@@ -6,6 +6,7 @@ mod error;
 mod features;
 mod gucs;
 mod models;
+mod ner;
 mod registry;
 mod relation;
 mod signals;

@@ -11,6 +11,7 @@ pub mod dti;
 pub mod error;
 pub mod features;
 pub mod metrics;
+pub mod ner;
 pub mod onnx;
 pub mod relation;
 pub mod runtime;

@@ -7,6 +7,7 @@ pub mod curves;
 pub mod dti_model;
 pub mod dti_run;
 pub mod dti_train;
+pub mod ner_cli;
 pub mod params;
 pub mod publish;
 pub mod relation_model;

@@ -228,6 +228,10 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Write seeded synthetic clinical notes with NER/RE annotations (guide format, JSONL or instruction tuning).
+    Synth(crag_train::ner_cli::SynthArgs),
+    /// Evaluate NER/RE predictions against gold documents (per type, micro, macro; strict/lenient relations).
+    Eval(crag_train::ner_cli::EvalArgs),
 }
 
 fn run(cli: Cli) -> crag_core::Result<()> {
@@ -428,6 +432,8 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             );
             Ok(())
         }
+        Command::Synth(args) => crag_train::ner_cli::synth(&args),
+        Command::Eval(args) => crag_train::ner_cli::eval(&args),
     }
 }
 

@@ -1,0 +1,15 @@
+//! Medical named-entity recognition and relation extraction (NER/RE) data, following the NER/RE guide
+//! (`ner_re_guide.md`): the annotated-document format ([`schema`]), a seeded synthetic clinical-note
+//! generator ([`synth`], vocabularies in [`vocab`]) and an evaluator ([`eval`]).
+//!
+//! Entity types: Disease, Symptom, Drug, Procedure, Lab_Test. Relation types: treats, causes, indicates,
+//! prevents, adverse_effect. Offsets are character offsets (Unicode scalar values), as in Python.
+
+pub mod eval;
+pub mod schema;
+pub mod synth;
+pub mod vocab;
+
+pub use eval::{evaluate, EvalReport, MatchMode};
+pub use schema::{parse_documents, Document, Entity, EntityType, Relation, RelationType};
+pub use synth::{generate, stats, ExportFormat, Generator, GeneratorConfig, SynthStats};

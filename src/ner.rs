@@ -1,0 +1,82 @@
+//! SQL entry points for medical NER/RE data: seeded synthetic clinical notes (`crag_synth_notes`) and the
+//! evaluation of predicted annotations against gold ones (`crag_ner_evaluate`). The logic is crag-core's
+//! `ner` module; the JSON layout is the NER/RE guide's (entities `{id, text, type, start, end}` with
+//! character offsets, relations `{type, head, tail}` with full entity objects).
+
+use crag_core::ner::synth::{Generator, GeneratorConfig};
+use crag_core::ner::{evaluate, Document, MatchMode};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::error::{OrRaise, PgError, PgResult};
+
+/// Most notes one call may generate.
+const MAX_NOTES: i32 = 100_000;
+
+/// jsonb of a serialisable value (documents and reports always serialise: string keys, finite numbers).
+macro_rules! to_jsonb {
+    ($v:expr) => {
+        JsonB(serde_json::to_value($v).expect("annotations serialise"))
+    };
+}
+
+/// `n` synthetic clinical notes (1..=100000) from `seed`, with their entities and relations as jsonb arrays.
+/// Deterministic: the same `(n, seed)` gives the same rows, and the same notes as
+/// `crag-train synth --n N --seed S` for a non-negative seed (a negative seed is taken as its 64-bit two's
+/// complement). `doc_id` is 1-based.
+#[allow(clippy::type_complexity)]
+#[pg_extern(immutable, strict, parallel_safe)]
+fn crag_synth_notes(
+    n: i32,
+    seed: default!(i32, 42),
+) -> TableIterator<
+    'static,
+    (
+        name!(doc_id, i32),
+        name!(text, String),
+        name!(entities, JsonB),
+        name!(relations, JsonB),
+    ),
+> {
+    if !(1..=MAX_NOTES).contains(&n) {
+        PgError::invalid(format!("n must be between 1 and {MAX_NOTES}, got {n}")).raise();
+    }
+    let generator = Generator::new(i64::from(seed) as u64, GeneratorConfig::default()).or_raise();
+    TableIterator::new(generator.take(n as usize).enumerate().map(|(i, d)| {
+        let entities = to_jsonb!(&d.entities);
+        let relations = to_jsonb!(&d.relations);
+        (i as i32 + 1, d.text, entities, relations)
+    }))
+}
+
+/// Documents from a jsonb array of documents or a single document object.
+fn documents(what: &str, value: serde_json::Value) -> PgResult<Vec<Document>> {
+    let parsed = match value {
+        serde_json::Value::Array(_) => serde_json::from_value(value),
+        serde_json::Value::Object(_) => serde_json::from_value(value).map(|d| vec![d]),
+        other => {
+            return Err(PgError::invalid(format!(
+                "{what} must be a document object or an array of documents, got {}",
+                match other {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    _ => "a string",
+                }
+            )))
+        }
+    };
+    parsed.map_err(|e| PgError::invalid(format!("{what}: {e}")))
+}
+
+/// Precision, recall and F1 (per type, micro, macro) of predicted entities and relations against gold ones.
+/// `gold` and `pred` are a document or an array of documents (paired by `id`, else by position); `mode` is
+/// the entity matching: `exact` (span and type), `partial` (overlap and type) or `type` (span only).
+/// Relations are scored strict and lenient whatever the mode.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn crag_ner_evaluate(gold: JsonB, pred: JsonB, mode: default!(&str, "'exact'")) -> JsonB {
+    let mode: MatchMode = mode.parse().or_raise();
+    let gold = documents("gold", gold.0).or_raise();
+    let pred = documents("pred", pred.0).or_raise();
+    to_jsonb!(&evaluate(&gold, &pred, mode).or_raise())
+}
