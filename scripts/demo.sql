@@ -47,3 +47,54 @@ WITH v AS (SELECT row_number() OVER () AS i, crag_drug_features(smiles) AS d, cr
 SELECT count(*) AS pairs,
        round(avg(((b.p[i] >= (SELECT (config->>'threshold')::float8 FROM crag.models WHERE name = 'dti' AND active)) = (b.y[i] = 1))::int)::numeric, 4) AS accuracy_at_val_threshold
   FROM b, generate_subscripts(b.p, 1) i;
+
+-- Relation scoring (crag_score): P(causal) for a drug and an adverse reaction in context.
+\echo '== crag_score: two contexts with the mentions marked; crag_score_sentence marks them itself =='
+SELECT round(crag_score('Intravenous [DRUG]azithromycin[/DRUG] was given for pneumonia.',
+                        'Two days later she reported [ADR]ototoxicity[/ADR] with tinnitus.')::numeric, 4) AS p_causal;
+SELECT s.drug, s.adr, round(crag_score_sentence(s.sentence, s.drug, s.adr)::numeric, 4) AS p_causal, s.sentence
+  FROM (VALUES ('Intravenous azithromycin-induced ototoxicity.', 'azithromycin', 'ototoxicity'),
+               ('Unaccountable severe hypercalcemia in a patient treated for hypoparathyroidism with dihydrotachysterol.',
+                'dihydrotachysterol', 'hypercalcemia'),
+               ('Unaccountable severe hypercalcemia in a patient treated for hypoparathyroidism with dihydrotachysterol.',
+                'dihydrotachysterol', 'hypoparathyroidism'),
+               ('The patient was given paracetamol for fever and later developed a maculopapular rash from amoxicillin.',
+                'paracetamol', 'fever'),
+               ('The patient was given paracetamol for fever and later developed a maculopapular rash from amoxicillin.',
+                'amoxicillin', 'maculopapular rash')) AS s(sentence, drug, adr);
+
+-- A 1,000-row literature table: annotated drug-ADR sentences of ADE Corpus V2 (one per PMID), scored in batches.
+-- Control rows pair each drug context with the ADR context of the next PMID's sentence (not a causal pair).
+-- About 80 % of these PMIDs were training data: this shows the batch path, not accuracy (see EVALUATION.md for the
+-- held-out PMID split).
+DROP TABLE IF EXISTS demo_ade;
+CREATE TABLE demo_ade AS
+SELECT row_number() OVER (ORDER BY pmid) AS id, *
+  FROM (SELECT DISTINCT ON (pmid) pmid, sentence, drug, adr FROM ade_sentences
+         WHERE strpos(sentence, drug) > 0 AND strpos(sentence, adr) > 0
+         ORDER BY pmid, sentence, drug, adr) s
+ ORDER BY pmid LIMIT 1000;
+\echo '== crag_score_sentence_batch over 1,000 literature rows, and crag_score_batch over 1,000 mismatched controls =='
+\timing on
+CREATE TEMP TABLE scored AS
+SELECT b.ids[i] AS id, b.p[i] AS p_causal
+  FROM (SELECT array_agg(id ORDER BY id) AS ids,
+               crag_score_sentence_batch(array_agg(sentence ORDER BY id), array_agg(drug ORDER BY id),
+                                         array_agg(adr ORDER BY id)) AS p FROM demo_ade) b,
+       generate_subscripts(b.p, 1) i;
+CREATE TEMP TABLE controls AS
+WITH c AS (SELECT a.id, replace(a.sentence, a.drug, '[DRUG]' || a.drug || '[/DRUG]') AS drug_ctx,
+                  replace(n.sentence, n.adr, '[ADR]' || n.adr || '[/ADR]') AS adr_ctx
+             FROM demo_ade a JOIN demo_ade n ON n.id = a.id % 1000 + 1)
+SELECT b.ids[i] AS id, b.p[i] AS p_causal
+  FROM (SELECT array_agg(id ORDER BY id) AS ids,
+               crag_score_batch(array_agg(drug_ctx ORDER BY id), array_agg(adr_ctx ORDER BY id)) AS p FROM c) b,
+       generate_subscripts(b.p, 1) i;
+\timing off
+WITH thr AS (SELECT (config->>'threshold')::float8 AS t FROM crag.models WHERE name = 'relation' AND active)
+SELECT 'annotated ADE pairs' AS rows, count(*) AS n, round(avg(p_causal)::numeric, 4) AS mean_p,
+       round(avg((p_causal >= thr.t)::int)::numeric, 4) AS flagged_at_val_threshold
+  FROM scored, thr GROUP BY thr.t
+UNION ALL
+SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(avg((p_causal >= thr.t)::int)::numeric, 4)
+  FROM controls, thr GROUP BY thr.t;

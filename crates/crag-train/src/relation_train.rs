@@ -253,6 +253,17 @@ fn bar(n: usize, prefix: String, progress: bool) -> Result<ProgressBar> {
     Ok(pb)
 }
 
+/// Progress for logs that are not a terminal (indicatif draws nothing there): a line at every tenth of an epoch.
+fn log_line(what: &str, done: usize, total: usize, loss: f64, started: Instant) {
+    use std::io::IsTerminal;
+    let every = (total / 10).max(1);
+    if !std::io::stderr().is_terminal() && (done % every == 0 || done == total) {
+        let el = started.elapsed().as_secs_f64();
+        let eta = el / done.max(1) as f64 * (total - done.min(total)) as f64;
+        eprintln!("{what}: step {done}/{total} loss {loss:.4} ({el:.0} s, eta {eta:.0} s)");
+    }
+}
+
 /// Train from `init` weights. `annotated` holds every folded annotated (drug, effect) pair of the corpus (InfoNCE
 /// must not treat them as negatives); `val_hard`/`val_card` select the epoch.
 #[allow(clippy::too_many_arguments)]
@@ -341,6 +352,13 @@ pub fn train(
             step += 1;
             pb.set_message(format!("loss {:.4}", sum / count as f64));
             pb.inc(1);
+            log_line(
+                &format!("contrastive {epoch}"),
+                count,
+                n_batches,
+                sum / count as f64,
+                t0,
+            );
         }
         pb.finish_and_clear();
         let log = EpochLog {
@@ -409,6 +427,13 @@ pub fn train(
             step += 1;
             pb.set_message(format!("loss {:.4}", sum / count as f64));
             pb.inc(1);
+            log_line(
+                &format!("classify {epoch}"),
+                count,
+                steps_per_epoch,
+                sum / count as f64,
+                t0,
+            );
         }
         pb.finish_and_clear();
         let ph = predict(&net, val_hard, tc.eval_batch, pad, device);
