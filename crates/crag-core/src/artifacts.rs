@@ -316,68 +316,6 @@ pub fn seeded_dti(
     Ok((art, weights))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dti::DtiHead;
-
-    fn terms(k: usize) -> Vec<AdrTerm> {
-        (0..k)
-            .map(|i| AdrTerm {
-                adr_index: i,
-                term: format!("term {i}"),
-                meddra_id: (i % 2 == 0).then(|| format!("C{i:07}")),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn dir_round_trip() {
-        let cfg = DtiConfig {
-            drug_dim: 6,
-            prot_dim: 5,
-            n_adr: 4,
-            d: 3,
-            hidden_ratio: 2,
-            head: DtiHead::Cosine,
-            ln_eps: 1e-5,
-        };
-        let (art, _) = seeded_dti("dti", &cfg, 1, terms(4), 2).unwrap();
-        let dir = std::env::temp_dir().join(format!("crag-art-{}", std::process::id()));
-        art.write_dir(&dir).unwrap();
-        let back = ModelArtifacts::read_dir(&dir).unwrap();
-        assert_eq!(back, art);
-        assert_eq!(back.sha256().len(), 64);
-        let (_, _, p) = back.prototypes.as_ref().unwrap();
-        assert!(
-            p[3..6].iter().all(|v| *v == 0.0),
-            "every 2nd prototype is masked"
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn inconsistent_artifacts_are_rejected() {
-        let cfg = DtiConfig {
-            drug_dim: 6,
-            prot_dim: 5,
-            n_adr: 4,
-            d: 3,
-            hidden_ratio: 2,
-            head: DtiHead::Cosine,
-            ln_eps: 1e-5,
-        };
-        assert!(seeded_dti("dti", &cfg, 1, terms(3), 0).is_err());
-        assert!(parse_terms("adr_index\tterm\n1\tfoo\n").is_err());
-        assert!(parse_terms("adr_index\tterm\nx\tfoo\n").is_err());
-        assert_eq!(
-            parse_terms("h\n0\tNausea\tC0027497\n1\tRash\t\n").unwrap()[1].meddra_id,
-            None
-        );
-        assert!(ModelArtifacts::read_dir(Path::new("/nonexistent/crag")).is_err());
-    }
-}
-
 /// A relation model with seeded (untrained) weights on a small encoder of the given shape, with the real
 /// `tokenizer_json` (entity markers added; the vocabulary size follows it): used to test the serving path exactly.
 pub fn seeded_relation(
@@ -450,4 +388,66 @@ pub fn seeded_ner(
     };
     art.validate()?;
     Ok((art, weights, cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dti::DtiHead;
+
+    fn terms(k: usize) -> Vec<AdrTerm> {
+        (0..k)
+            .map(|i| AdrTerm {
+                adr_index: i,
+                term: format!("term {i}"),
+                meddra_id: (i % 2 == 0).then(|| format!("C{i:07}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dir_round_trip() {
+        let cfg = DtiConfig {
+            drug_dim: 6,
+            prot_dim: 5,
+            n_adr: 4,
+            d: 3,
+            hidden_ratio: 2,
+            head: DtiHead::Cosine,
+            ln_eps: 1e-5,
+        };
+        let (art, _) = seeded_dti("dti", &cfg, 1, terms(4), 2).unwrap();
+        let dir = std::env::temp_dir().join(format!("crag-art-{}", std::process::id()));
+        art.write_dir(&dir).unwrap();
+        let back = ModelArtifacts::read_dir(&dir).unwrap();
+        assert_eq!(back, art);
+        assert_eq!(back.sha256().len(), 64);
+        let (_, _, p) = back.prototypes.as_ref().unwrap();
+        assert!(
+            p[3..6].iter().all(|v| *v == 0.0),
+            "every 2nd prototype is masked"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn inconsistent_artifacts_are_rejected() {
+        let cfg = DtiConfig {
+            drug_dim: 6,
+            prot_dim: 5,
+            n_adr: 4,
+            d: 3,
+            hidden_ratio: 2,
+            head: DtiHead::Cosine,
+            ln_eps: 1e-5,
+        };
+        assert!(seeded_dti("dti", &cfg, 1, terms(3), 0).is_err());
+        assert!(parse_terms("adr_index\tterm\n1\tfoo\n").is_err());
+        assert!(parse_terms("adr_index\tterm\nx\tfoo\n").is_err());
+        assert_eq!(
+            parse_terms("h\n0\tNausea\tC0027497\n1\tRash\t\n").unwrap()[1].meddra_id,
+            None
+        );
+        assert!(ModelArtifacts::read_dir(Path::new("/nonexistent/crag")).is_err());
+    }
 }

@@ -2,11 +2,12 @@
 //! chemical-induced-disease (CID) relations.
 //!
 //! ```text
+//! (tab-separated; tabs shown as two spaces)
 //! 227508|t|Naloxone reverses the antihypertensive effect of clonidine.
 //! 227508|a|In unanesthetized, spontaneously hypertensive rats ...
-//! 227508	0	8	Naloxone	Chemical	D009270
-//! 2234245	0	28	Ocular and auditory toxicity	Disease	D014786|D006311	Ocular toxicity|auditory toxicity
-//! 227508	CID	D008750	D007022
+//! 227508  0  8  Naloxone  Chemical  D009270
+//! 2234245  0  28  Ocular and auditory toxicity  Disease  D014786|D006311  Ocular toxicity|auditory toxicity
+//! 227508  CID  D008750  D007022
 //! ```
 //!
 //! Offsets count chars over `title + " " + abstract` ([`PubtatorDoc::text`]), end exclusive. A composite mention

@@ -181,7 +181,7 @@ pub fn windows(n: usize, content: usize, stride: usize) -> Vec<Range<usize>> {
         return vec![];
     }
     if n <= content {
-        return vec![0..n];
+        return std::iter::once(0..n).collect();
     }
     let step = content.saturating_sub(stride).max(1);
     let mut out = Vec::new();
