@@ -1,14 +1,19 @@
-//! SQL entry points for medical NER/RE data: seeded synthetic clinical notes (`crag_synth_notes`) and the
-//! evaluation of predicted annotations against gold ones (`crag_ner_evaluate`). The logic is crag-core's
+//! SQL entry points for medical NER/RE: entity extraction with the trained NER model (`crag_extract_entities` and
+//! its batch form), seeded synthetic clinical notes (`crag_synth_notes`) and the evaluation of predicted
+//! annotations against gold ones (`crag_ner_evaluate`). The logic is crag-core's
 //! `ner` module; the JSON layout is the NER/RE guide's (entities `{id, text, type, start, end}` with
 //! character offsets, relations `{type, head, tail}` with full entity objects).
 
 use crag_core::ner::synth::{Generator, GeneratorConfig};
+use crag_core::ner::tagging::Mention;
 use crag_core::ner::{evaluate, Document, MatchMode};
+use crag_core::runtime::extract_entities;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
 use crate::error::{OrRaise, PgError, PgResult};
+use crate::gucs;
+use crate::registry::with_model;
 
 /// Most notes one call may generate.
 const MAX_NOTES: i32 = 100_000;
@@ -79,4 +84,123 @@ fn crag_ner_evaluate(gold: JsonB, pred: JsonB, mode: default!(&str, "'exact'")) 
     let gold = documents("gold", gold.0).or_raise();
     let pred = documents("pred", pred.0).or_raise();
     to_jsonb!(&evaluate(&gold, &pred, mode).or_raise())
+}
+
+/// Extract entities from texts with the active version of NER model `model`, `crag.batch_size` windows per ONNX
+/// Runtime call, checking for query cancel between calls.
+fn extract(model: &str, texts: &[&str]) -> PgResult<Vec<Vec<Mention>>> {
+    let batch = gucs::batch_size();
+    with_model(model, "ner", |m| {
+        let assets = m
+            .ner
+            .as_ref()
+            .ok_or_else(|| PgError::invalid("not an NER model"))?;
+        Ok(extract_entities(
+            &mut m.session,
+            &assets.tokenizer,
+            &assets.cfg,
+            texts,
+            batch,
+            || {
+                pgrx::check_for_interrupts!();
+                Ok(())
+            },
+        )?)
+    })
+}
+
+fn non_blank(arg: &str, text: &str) -> PgResult<()> {
+    if text.trim().is_empty() {
+        Err(PgError::invalid(format!("{arg} is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+fn int(v: usize) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Entities in `text` found by the active version of the NER model `model`: one row per mention with **char**
+/// offsets (Unicode characters, 0-based `start_pos`, `end_pos` exclusive: `substr(text, start_pos + 1,
+/// end_pos - start_pos) = mention`), its type (Disease, Symptom, Drug, Procedure, Lab_Test) and score (mean
+/// probability of its word pieces' labels). Texts of any length: longer than the model's window they are split into
+/// overlapping windows. An empty text is an error (22023).
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
+fn crag_extract_entities(
+    text: &str,
+    model: default!(&str, "'ner'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(start_pos, i32),
+        name!(end_pos, i32),
+        name!(mention, String),
+        name!(entity_type, String),
+        name!(score, f64),
+    ),
+> {
+    non_blank("text", text).or_raise();
+    let found = extract(model, &[text]).or_raise();
+    TableIterator::new(found.into_iter().flatten().map(|m| {
+        (
+            int(m.start),
+            int(m.end),
+            m.text,
+            m.entity_type.to_string(),
+            m.score,
+        )
+    }))
+}
+
+/// `crag_extract_entities` over an array of texts, windows of all texts batched together; `doc` is the 1-based
+/// array position. NULL elements give no rows; an empty element is an error naming it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, strict, parallel_safe, cost = 100000)]
+fn crag_extract_entities_batch(
+    texts: Vec<Option<String>>,
+    model: default!(&str, "'ner'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(doc, i32),
+        name!(start_pos, i32),
+        name!(end_pos, i32),
+        name!(mention, String),
+        name!(entity_type, String),
+        name!(score, f64),
+    ),
+> {
+    let mut present = Vec::new();
+    let mut refs = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        if let Some(t) = t {
+            non_blank(&format!("texts[{}]", i + 1), t).or_raise();
+            present.push(i);
+            refs.push(t.as_str());
+        }
+    }
+    let found = if refs.is_empty() {
+        vec![]
+    } else {
+        extract(model, &refs).or_raise()
+    };
+    let rows: Vec<_> = present
+        .into_iter()
+        .zip(found)
+        .flat_map(|(i, ms)| {
+            ms.into_iter().map(move |m| {
+                (
+                    int(i + 1),
+                    int(m.start),
+                    int(m.end),
+                    m.text,
+                    m.entity_type.to_string(),
+                    m.score,
+                )
+            })
+        })
+        .collect();
+    TableIterator::new(rows)
 }

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use crag_core::artifacts::{self, ModelArtifacts};
 use crag_core::dti::{DtiConfig, Prototypes};
+use crag_core::ner::model::NerConfig;
 use crag_core::relation::RelationConfig;
 use crag_core::runtime::{self, Device, SessionOptions};
 use crag_core::text::TextTokenizer;
@@ -39,6 +40,14 @@ pub struct RelationAssets {
     pub tokenizer: TextTokenizer,
 }
 
+/// Architecture and tokenizer of an NER model version.
+pub struct NerAssets {
+    /// Labels, window length and stride.
+    pub cfg: NerConfig,
+    /// The stored `tokenizer.json` (no entity markers).
+    pub tokenizer: TextTokenizer,
+}
+
 /// A model version with its live ONNX Runtime session.
 pub struct LoadedModel {
     /// Registry name.
@@ -55,6 +64,8 @@ pub struct LoadedModel {
     pub dti: Option<DtiAssets>,
     /// Relation extras (`kind = 'relation'`).
     pub relation: Option<RelationAssets>,
+    /// NER extras (`kind = 'ner'`).
+    pub ner: Option<NerAssets>,
 }
 
 static MODELS: Lazy<Mutex<HashMap<String, LoadedModel>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -233,6 +244,19 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
     } else {
         None
     };
+    let ner = if active.kind == "ner" {
+        let cfg = NerConfig::from_json(&config)?;
+        let bytes = tokenizer.as_ref().ok_or_else(|| {
+            CragError::CorruptModel(format!(
+                "NER model {name} v{} has no tokenizer in crag.models.tokenizer",
+                active.version
+            ))
+        })?;
+        let tokenizer = TextTokenizer::from_bytes_plain(bytes, cfg.max_len)?;
+        Some(NerAssets { cfg, tokenizer })
+    } else {
+        None
+    };
     let relation = if active.kind == "relation" {
         let cfg = RelationConfig::from_json(&config)?;
         let bytes = tokenizer.ok_or_else(|| {
@@ -263,6 +287,7 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
         on_cuda: loaded.on_cuda,
         dti,
         relation,
+        ner,
     })
 }
 

@@ -577,3 +577,148 @@ fn crag_score_bad_input_gets_clear_errors() {
     let e = sqlstate_of("SELECT crag.crag_dti(ARRAY[1]::real[], ARRAY[1]::real[], 'relation2')").unwrap();
     assert!(e.contains("is a relation model; this function needs a dti_adr model"), "{e}");
 }
+
+/// Register a seeded NER model (max_len 16, so texts span several windows) under `name`; returns its weights,
+/// config and tokenizer.
+fn install_ner(
+    name: &str,
+    seed: u64,
+) -> (
+    Weights,
+    crag_core::ner::model::NerConfig,
+    crag_core::text::TextTokenizer,
+) {
+    let (art, w, cfg) =
+        crag_core::artifacts::seeded_ner(name, &minilm_tokenizer(), tiny_encoder(), 16, seed)
+            .unwrap();
+    import_artifacts(&art, true).unwrap_or_else(|e| panic!("import failed: {e:?}"));
+    let tok =
+        crag_core::text::TextTokenizer::from_bytes_plain(art.tokenizer.as_ref().unwrap(), 16)
+            .unwrap();
+    (w, cfg, tok)
+}
+
+/// `(start, end, type, mention, score)` rows of a query over crag_extract_entities(_batch), via jsonb.
+fn ner_rows(query: &str, text: &str) -> Vec<(i64, i64, String, String, f64, i64)> {
+    let q = format!(
+        "SELECT coalesce(jsonb_agg(to_jsonb(t) ORDER BY {}start_pos), '[]') FROM ({query}) t",
+        if query.contains("_batch") { "doc, " } else { "" }
+    );
+    let j = Spi::get_one_with_args::<pgrx::JsonB>(&q, &[text.into()])
+        .unwrap()
+        .unwrap()
+        .0;
+    j.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["start_pos"].as_i64().unwrap(),
+                r["end_pos"].as_i64().unwrap(),
+                r["entity_type"].as_str().unwrap().to_string(),
+                r["mention"].as_str().unwrap().to_string(),
+                r["score"].as_f64().unwrap(),
+                r.get("doc").and_then(|d| d.as_i64()).unwrap_or(1),
+            )
+        })
+        .collect()
+}
+
+fn ner_reference(
+    cfg: &crag_core::ner::model::NerConfig,
+    w: &Weights,
+    tok: &crag_core::text::TextTokenizer,
+    text: &str,
+) -> Vec<crag_core::ner::tagging::Mention> {
+    crag_core::ner::tagging::extract(tok, cfg, &[text], 4, |i, m, b, l| {
+        crag_core::ner::model::reference_forward(cfg, w, i, m, b, l)
+    })
+    .unwrap()
+    .remove(0)
+}
+
+const NER_TEXT: &str = "A 54-year-old woman developed severe hyponatremia while taking carbamazepine for trigeminal \
+     neuralgia; sodium returned to normal after the drug was stopped and fluids were given.";
+
+#[pg_test]
+fn crag_extract_entities_equals_reference_decoding() {
+    let (w, cfg, tok) = install_ner("ner", 7);
+    let want = ner_reference(&cfg, &w, &tok, NER_TEXT);
+    assert!(!want.is_empty(), "a seeded model tags something");
+    Spi::run("SET crag.batch_size = 2").unwrap();
+    let got = ner_rows("SELECT * FROM crag.crag_extract_entities($1)", NER_TEXT);
+    assert_eq!(got.len(), want.len());
+    for (g, m) in got.iter().zip(&want) {
+        assert_eq!((g.0, g.1), (m.start as i64, m.end as i64));
+        assert_eq!(g.2, m.entity_type.to_string());
+        assert_eq!(g.3, m.text);
+        assert!((g.4 - m.score).abs() < 1e-4, "score {} vs {}", g.4, m.score);
+    }
+    // The batch form gives the same rows per document; NULL elements give none.
+    let batch = ner_rows(
+        "SELECT * FROM crag.crag_extract_entities_batch(ARRAY[$1, NULL, 'Rash with amoxicillin.'])",
+        NER_TEXT,
+    );
+    let first: Vec<_> = batch.iter().filter(|r| r.5 == 1).map(|r| (r.0, r.1, r.2.clone())).collect();
+    let row: Vec<_> = got.iter().map(|r| (r.0, r.1, r.2.clone())).collect();
+    assert_eq!(first, row);
+    assert!(batch.iter().all(|r| r.5 == 1 || r.5 == 3));
+    let third = ner_reference(&cfg, &w, &tok, "Rash with amoxicillin.");
+    assert_eq!(batch.iter().filter(|r| r.5 == 3).count(), third.len());
+    Spi::run("RESET crag.batch_size").unwrap();
+}
+
+#[pg_test]
+fn crag_extract_entities_offsets_are_char_offsets() {
+    install_ner("ner", 8);
+    let text = "Fièvre 🤒 après β-bloquant chez une patiente âgée; hépatite et éruption cutanée 😀 sous amoxicilline.";
+    let rows = ner_rows("SELECT * FROM crag.crag_extract_entities($1)", text);
+    assert!(!rows.is_empty());
+    for r in &rows {
+        let s: String = text
+            .chars()
+            .skip(r.0 as usize)
+            .take((r.1 - r.0) as usize)
+            .collect();
+        assert_eq!(s, r.3);
+    }
+    let ok = Spi::get_one_with_args::<bool>(
+        "SELECT bool_and(substr($1, start_pos + 1, end_pos - start_pos) = mention) \
+         FROM crag.crag_extract_entities($1)",
+        &[text.into()],
+    )
+    .unwrap();
+    assert_eq!(ok, Some(true));
+}
+
+#[pg_test]
+fn crag_extract_entities_bad_input_gets_clear_errors() {
+    install_ner("ner", 9);
+    install_relation("relation", 9);
+    let cases = [
+        ("SELECT * FROM crag.crag_extract_entities('')", "22023: crag: text is empty"),
+        ("SELECT * FROM crag.crag_extract_entities('   ')", "22023: crag: text is empty"),
+        (
+            "SELECT * FROM crag.crag_extract_entities_batch(ARRAY['ok', ''])",
+            "22023: crag: texts[2] is empty",
+        ),
+        (
+            "SELECT * FROM crag.crag_extract_entities('fever', 'nope')",
+            "42704: crag: model \"nope\" does not exist",
+        ),
+        (
+            "SELECT * FROM crag.crag_extract_entities('fever', 'relation')",
+            "22023: crag: model \"relation\" is a relation model; this function needs a ner model",
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(sqlstate_of(q).as_deref(), Some(want), "{q}");
+    }
+    assert_eq!(
+        Spi::get_one::<i64>("SELECT count(*) FROM crag.crag_extract_entities(NULL)").unwrap(),
+        Some(0),
+        "strict: NULL in, no rows"
+    );
+    let e = sqlstate_of("SELECT crag.crag_score('a', 'b', 'ner')").unwrap();
+    assert!(e.contains("is a ner model; this function needs a relation model"), "{e}");
+}

@@ -3,7 +3,7 @@
 //! ```text
 //! DIR/model.json        name, kind, config, metrics (required)
 //! DIR/model.onnx        the inference graph (required)
-//! DIR/tokenizer.json    tokenizer (text models only)
+//! DIR/tokenizer.json    tokenizer (text models only: relation with entity markers, ner without)
 //! DIR/adr_terms.tsv     adr_index <TAB> term <TAB> meddra_id, with a header line (DTI/ADR models)
 //! DIR/prototypes.safetensors  tensor "prototypes" [K, d] (DTI/ADR models)
 //! ```
@@ -232,6 +232,20 @@ impl ModelArtifacts {
                 ));
             }
         }
+        if self.meta.kind == "ner" {
+            let cfg = crate::ner::model::NerConfig::from_json(&self.meta.config)?;
+            let bytes = self.tokenizer.as_ref().ok_or_else(|| {
+                CragError::CorruptModel("NER model without tokenizer.json".into())
+            })?;
+            let tok = crate::text::TextTokenizer::from_bytes_plain(bytes, cfg.max_len)?;
+            if tok.vocab_size() > cfg.encoder.vocab_size {
+                return Err(CragError::CorruptModel(format!(
+                    "NER tokenizer has {} ids, the encoder only {} embedding rows",
+                    tok.vocab_size(),
+                    cfg.encoder.vocab_size
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -302,6 +316,80 @@ pub fn seeded_dti(
     Ok((art, weights))
 }
 
+/// A relation model with seeded (untrained) weights on a small encoder of the given shape, with the real
+/// `tokenizer_json` (entity markers added; the vocabulary size follows it): used to test the serving path exactly.
+pub fn seeded_relation(
+    name: &str,
+    tokenizer_json: &[u8],
+    encoder: crate::bert::BertConfig,
+    max_len: usize,
+    seed: u64,
+) -> Result<(ModelArtifacts, Weights, crate::relation::RelationConfig)> {
+    let tok = crate::text::TextTokenizer::from_bytes(tokenizer_json, max_len)?;
+    let cfg = crate::relation::RelationConfig {
+        fusion_dim: 8,
+        head_hidden: 8,
+        ..crate::relation::RelationConfig::new(
+            crate::bert::BertConfig {
+                vocab_size: tok.vocab_size(),
+                ..encoder
+            },
+            max_len,
+        )
+    };
+    let weights = Weights::seeded(&cfg.param_specs(), seed);
+    let onnx = crate::relation::export_onnx(&cfg, &weights)?;
+    let art = ModelArtifacts {
+        meta: ModelMeta {
+            name: name.to_string(),
+            kind: "relation".into(),
+            config: cfg.to_json(),
+            metrics: serde_json::json!({"note": "seeded weights, not trained: for testing the serving path"}),
+        },
+        onnx,
+        tokenizer: Some(tok.to_json_bytes()?),
+        adr_terms: vec![],
+        prototypes: None,
+    };
+    art.validate()?;
+    Ok((art, weights, cfg))
+}
+
+/// An NER model with seeded (untrained) weights on a small encoder of the given shape, with the real
+/// `tokenizer_json` (no markers; the vocabulary size follows it): used to test the serving path exactly.
+pub fn seeded_ner(
+    name: &str,
+    tokenizer_json: &[u8],
+    encoder: crate::bert::BertConfig,
+    max_len: usize,
+    seed: u64,
+) -> Result<(ModelArtifacts, Weights, crate::ner::model::NerConfig)> {
+    let tok = crate::text::TextTokenizer::from_bytes_plain(tokenizer_json, max_len)?;
+    let cfg = crate::ner::model::NerConfig::new(
+        crate::bert::BertConfig {
+            vocab_size: tok.vocab_size(),
+            ..encoder
+        },
+        max_len,
+    );
+    let weights = Weights::seeded(&cfg.param_specs(), seed);
+    let onnx = crate::ner::model::export_onnx(&cfg, &weights)?;
+    let art = ModelArtifacts {
+        meta: ModelMeta {
+            name: name.to_string(),
+            kind: "ner".into(),
+            config: cfg.to_json(),
+            metrics: serde_json::json!({"note": "seeded weights, not trained: for testing the serving path"}),
+        },
+        onnx,
+        tokenizer: Some(tok.to_json_bytes()?),
+        adr_terms: vec![],
+        prototypes: None,
+    };
+    art.validate()?;
+    Ok((art, weights, cfg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,43 +450,4 @@ mod tests {
         );
         assert!(ModelArtifacts::read_dir(Path::new("/nonexistent/crag")).is_err());
     }
-}
-
-/// A relation model with seeded (untrained) weights on a small encoder of the given shape, with the real
-/// `tokenizer_json` (entity markers added; the vocabulary size follows it): used to test the serving path exactly.
-pub fn seeded_relation(
-    name: &str,
-    tokenizer_json: &[u8],
-    encoder: crate::bert::BertConfig,
-    max_len: usize,
-    seed: u64,
-) -> Result<(ModelArtifacts, Weights, crate::relation::RelationConfig)> {
-    let tok = crate::text::TextTokenizer::from_bytes(tokenizer_json, max_len)?;
-    let cfg = crate::relation::RelationConfig {
-        fusion_dim: 8,
-        head_hidden: 8,
-        ..crate::relation::RelationConfig::new(
-            crate::bert::BertConfig {
-                vocab_size: tok.vocab_size(),
-                ..encoder
-            },
-            max_len,
-        )
-    };
-    let weights = Weights::seeded(&cfg.param_specs(), seed);
-    let onnx = crate::relation::export_onnx(&cfg, &weights)?;
-    let art = ModelArtifacts {
-        meta: ModelMeta {
-            name: name.to_string(),
-            kind: "relation".into(),
-            config: cfg.to_json(),
-            metrics: serde_json::json!({"note": "seeded weights, not trained: for testing the serving path"}),
-        },
-        onnx,
-        tokenizer: Some(tok.to_json_bytes()?),
-        adr_terms: vec![],
-        prototypes: None,
-    };
-    art.validate()?;
-    Ok((art, weights, cfg))
 }

@@ -9,7 +9,8 @@
 //! [`BertConfig::param_specs`] lists the parameters with Hugging Face names under a caller-chosen prefix (prepended
 //! verbatim, so use `""` for a bare checkpoint and e.g. `"drug_encoder."` for one tower of a dual encoder);
 //! [`export_encoder`] adds the encoder to an existing [`GraphBuilder`] from the same names and
-//! [`reference_forward`] is the ndarray oracle both are tested against.
+//! [`reference_forward`] is the ndarray oracle both are tested against. Token-level heads (NER) use the per-token
+//! forms [`export_encoder_states`] and [`reference_states`], of which the [CLS] forms are a gather of token 0.
 //!
 //! Numerical choices (the graph and the reference follow them exactly):
 //! * the attention mask is added to the scaled scores as `(1 − mask) · f32::MIN` ([`MASK_VALUE`], as Hugging Face
@@ -392,8 +393,29 @@ fn check_inputs(
 }
 
 /// Reference forward pass in ndarray: [CLS] hidden states `[batch, hidden]` for row-major `[batch, seq_len]` ids
-/// and mask (inference mode, token type 0 everywhere).
+/// and mask (inference mode, token type 0 everywhere). Row `b` of the result is row `b·seq_len` of
+/// [`reference_states`].
 pub fn reference_forward(
+    cfg: &BertConfig,
+    w: &Weights,
+    prefix: &str,
+    input_ids: &[i64],
+    attention_mask: &[i64],
+    batch: usize,
+    seq_len: usize,
+) -> Result<Array2<f32>> {
+    let x = reference_states(cfg, w, prefix, input_ids, attention_mask, batch, seq_len)?;
+    let mut cls = Array2::<f32>::zeros((batch, cfg.hidden_size));
+    for b in 0..batch {
+        cls.row_mut(b).assign(&x.row(b * seq_len));
+    }
+    Ok(cls)
+}
+
+/// Reference forward pass in ndarray: the final hidden state of every token, `[batch·seq_len, hidden]` (row
+/// `b·seq_len + t` is token `t` of sequence `b`), for row-major `[batch, seq_len]` ids and mask. Padding rows are
+/// computed too (their values are meaningless but finite).
+pub fn reference_states(
     cfg: &BertConfig,
     w: &Weights,
     prefix: &str,
@@ -512,20 +534,33 @@ pub fn reference_forward(
         );
         x = out;
     }
-    let mut cls = Array2::<f32>::zeros((batch, h));
-    for b in 0..batch {
-        cls.row_mut(b).assign(&x.row(b * seq_len));
-    }
-    Ok(cls)
+    Ok(x)
 }
 
 /// Add the encoder to `g`, reading int64 `[batch, seq]` values `input_ids` and `attention_mask` (both dynamic), and
-/// return the name of the float32 `[batch, hidden]` [CLS] output.
+/// return the name of the float32 `[batch, hidden]` [CLS] output: [`export_encoder_states`] followed by a gather
+/// of token 0.
+pub fn export_encoder(
+    g: &mut GraphBuilder,
+    cfg: &BertConfig,
+    w: &Weights,
+    prefix: &str,
+    input_ids: &str,
+    attention_mask: &str,
+) -> Result<String> {
+    let x3 = export_encoder_states(g, cfg, w, prefix, input_ids, attention_mask)?;
+    // [CLS] pooling: token 0 of each sequence.
+    let first = g.scalar_i64("bert_cls_index", 0);
+    Ok(g.gather(&x3, &first, 1))
+}
+
+/// Add the encoder to `g` and return the name of the float32 `[batch, seq, hidden]` final hidden states of every
+/// token (inputs as in [`export_encoder`]).
 ///
 /// Initializers are named `{prefix}{hf name}` (plus `{prefix}embeddings.token_type_embeddings.row0`), so two
-/// encoders in one graph need different prefixes. Hidden states are kept flattened as `[batch·seq, hidden]` so
-/// every linear layer is a `Gemm` with `transB = 1`, like [`GraphBuilder::linear`].
-pub fn export_encoder(
+/// encoders in one graph need different prefixes. Hidden states are kept flattened as `[batch·seq, hidden]` inside
+/// so every linear layer is a `Gemm` with `transB = 1`, like [`GraphBuilder::linear`].
+pub fn export_encoder_states(
     g: &mut GraphBuilder,
     cfg: &BertConfig,
     w: &Weights,
@@ -637,10 +672,7 @@ pub fn export_encoder(
         x = g.layer_norm(&res2, &og, &ob, cfg.layer_norm_eps);
     }
 
-    // [CLS] pooling: token 0 of each sequence.
-    let x3 = g.op("Reshape", &[&x, &seq_hidden_shape], vec![]);
-    let first = g.scalar_i64("bert_cls_index", 0);
-    Ok(g.gather(&x3, &first, 1))
+    Ok(g.op("Reshape", &[&x, &seq_hidden_shape], vec![]))
 }
 
 /// A standalone encoder graph: int64 inputs [`io::INPUT_IDS`] and [`io::ATTENTION_MASK`] `[batch, seq]`, float32
@@ -747,6 +779,22 @@ mod tests {
         assert!(reference_forward(&cfg, &w, "", &[50, 1], &[1, 1], 1, 2).is_err());
         assert!(reference_forward(&cfg, &w, "", &[3, 1], &[1, 2], 1, 2).is_err());
         assert!(reference_forward(&cfg, &w, "x.", &ids, &mask, 2, 4).is_err());
+    }
+
+    #[test]
+    fn bert_states_hold_cls_as_token_zero() {
+        let cfg = tiny();
+        let w = seeded("", 3);
+        let ids = [1, 5, 7, 2, 1, 9, 0, 0];
+        let mask = [1, 1, 1, 1, 1, 1, 0, 0];
+        let st = reference_states(&cfg, &w, "", &ids, &mask, 2, 4).unwrap();
+        assert_eq!(st.shape(), &[8, 16]);
+        let cls = reference_forward(&cfg, &w, "", &ids, &mask, 2, 4).unwrap();
+        assert_eq!(cls.row(0), st.row(0));
+        assert_eq!(cls.row(1), st.row(4));
+        assert!(st.iter().all(|v| v.is_finite()));
+        // Token states differ from each other (not a broadcast CLS).
+        assert!((&st.row(1) - &st.row(2)).mapv(f32::abs).sum() > 1e-3);
     }
 
     #[test]

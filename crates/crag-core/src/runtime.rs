@@ -286,3 +286,49 @@ pub fn score_relation_pairs(
     }
     Ok(out)
 }
+
+/// Run the NER graph on row-major `[batch, seq]` ids and mask: logits `[batch, seq, n_labels]`.
+pub fn run_ner(
+    session: &mut Session,
+    input_ids: &[i64],
+    attention_mask: &[i64],
+    batch: usize,
+    seq_len: usize,
+) -> Result<ndarray::Array3<f32>> {
+    use crate::ner::model::io as nio;
+    let shape = (batch, seq_len);
+    let bad = |e: ndarray::ShapeError| CragError::invalid(format!("NER batch: {e}"));
+    let ids = Array2::from_shape_vec(shape, input_ids.to_vec()).map_err(bad)?;
+    let mask = Array2::from_shape_vec(shape, attention_mask.to_vec()).map_err(bad)?;
+    let outputs = session
+        .run(ort::inputs![
+            nio::INPUT_IDS => TensorRef::from_array_view(ids.view()).map_err(rt("ids"))?,
+            nio::ATTENTION_MASK => TensorRef::from_array_view(mask.view()).map_err(rt("mask"))?,
+        ])
+        .map_err(rt("running the NER model"))?;
+    let arr = outputs
+        .get(nio::LOGITS)
+        .ok_or_else(|| CragError::CorruptModel(format!("model has no output \"{}\"", nio::LOGITS)))?
+        .try_extract_array::<f32>()
+        .map_err(rt(nio::LOGITS))?;
+    arr.into_dimensionality::<ndarray::Ix3>()
+        .map(|a| a.to_owned())
+        .map_err(|e| CragError::CorruptModel(format!("output {}: {e}", nio::LOGITS)))
+}
+
+/// Extract entities from texts with an NER graph, `batch` windows per session call (see
+/// [`crate::ner::tagging::extract`]); `between` runs before every call (the extension checks for query cancel
+/// there).
+pub fn extract_entities(
+    session: &mut Session,
+    tok: &crate::text::TextTokenizer,
+    cfg: &crate::ner::model::NerConfig,
+    texts: &[&str],
+    batch: usize,
+    mut between: impl FnMut() -> Result<()>,
+) -> Result<Vec<Vec<crate::ner::tagging::Mention>>> {
+    crate::ner::tagging::extract(tok, cfg, texts, batch, |ids, mask, b, l| {
+        between()?;
+        run_ner(session, ids, mask, b, l)
+    })
+}

@@ -48,6 +48,27 @@ pub struct Batch {
     pub truncated: Vec<bool>,
 }
 
+/// Word pieces of one text (no special tokens) with their char offsets in the text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pieces {
+    /// Piece ids.
+    pub ids: Vec<u32>,
+    /// Per piece, `[start, end)` in chars (Unicode scalar values) of the original text.
+    pub offsets: Vec<(usize, usize)>,
+}
+
+impl Pieces {
+    /// Number of pieces.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when there are no pieces.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
 /// A `tokenizer.json` tokenizer with entity markers, own truncation and dynamic padding.
 #[derive(Debug, Clone)]
 pub struct TextTokenizer {
@@ -67,6 +88,16 @@ impl TextTokenizer {
     /// markers are added as special tokens (no-op when already present, e.g. after [`Self::to_json_bytes`]), and
     /// every encoded text is truncated to at most `max_len` tokens, special tokens included.
     pub fn from_bytes(json: &[u8], max_len: usize) -> Result<Self> {
+        Self::load(json, max_len, true)
+    }
+
+    /// Load from the bytes of a `tokenizer.json` *without* adding the entity markers (the NER model's tokenizer:
+    /// its vocabulary is the checkpoint's own). Padding and truncation are removed as in [`Self::from_bytes`].
+    pub fn from_bytes_plain(json: &[u8], max_len: usize) -> Result<Self> {
+        Self::load(json, max_len, false)
+    }
+
+    fn load(json: &[u8], max_len: usize, markers: bool) -> Result<Self> {
         let mut inner =
             Tokenizer::from_bytes(json).map_err(|e| tok_err("cannot parse tokenizer.json", e))?;
         // The pad id comes from the file's padding settings when it has some, else from its [PAD] token.
@@ -82,9 +113,11 @@ impl TextTokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| tok_err("cannot disable truncation", e))?;
-        inner
-            .add_special_tokens(MARKERS.iter().map(|m| AddedToken::from(*m, true)))
-            .map_err(|e| tok_err("cannot add entity markers", e))?;
+        if markers {
+            inner
+                .add_special_tokens(MARKERS.iter().map(|m| AddedToken::from(*m, true)))
+                .map_err(|e| tok_err("cannot add entity markers", e))?;
+        }
         let n_special = inner
             .get_post_processor()
             .map_or(0, |p| p.added_tokens(false));
@@ -99,12 +132,67 @@ impl TextTokenizer {
             pad_id,
             n_special,
         };
-        for m in MARKERS {
-            tok.token_id(m).ok_or_else(|| {
-                CragError::CorruptModel(format!("marker {m} missing after loading"))
-            })?;
+        if markers {
+            for m in MARKERS {
+                tok.token_id(m).ok_or_else(|| {
+                    CragError::CorruptModel(format!("marker {m} missing after loading"))
+                })?;
+            }
         }
         Ok(tok)
+    }
+
+    /// Load a `tokenizer.json` file without entity markers; see [`Self::from_bytes_plain`].
+    pub fn from_file_plain(path: impl AsRef<Path>, max_len: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|e| CragError::io(format!("reading {}", path.display()), e))?;
+        Self::from_bytes_plain(&bytes, max_len)
+    }
+
+    /// Word pieces of a whole text, **without** special tokens and without truncation, with the **char** offsets
+    /// `[start, end)` of each piece in `text` (the `tokenizers` crate reports byte offsets into the original
+    /// string, through any normalisation; they are converted here). An empty text gives no pieces.
+    pub fn encode_pieces(&self, text: &str) -> Result<Pieces> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| CragError::Runtime(format!("tokenization failed: {e}")))?;
+        // byte offset -> char index, for every char boundary (and the end).
+        let mut to_char = vec![usize::MAX; text.len() + 1];
+        let mut n = 0;
+        for (c, (b, _)) in text.char_indices().enumerate() {
+            to_char[b] = c;
+            n = c + 1;
+        }
+        to_char[text.len()] = n;
+        let conv = |b: usize| -> Result<usize> {
+            match to_char.get(b) {
+                Some(&c) if c != usize::MAX => Ok(c),
+                _ => Err(CragError::Runtime(format!(
+                    "tokenizer returned byte offset {b}, not a char boundary of the text"
+                ))),
+            }
+        };
+        let mut pieces = Pieces::default();
+        for (&id, &(b0, b1)) in enc.get_ids().iter().zip(enc.get_offsets()) {
+            pieces.ids.push(id);
+            pieces.offsets.push((conv(b0)?, conv(b1)?));
+        }
+        Ok(pieces)
+    }
+
+    /// The ids the post-processor puts before and after one sequence (`[CLS]` and `[SEP]` for BERT).
+    pub fn special_frame(&self) -> Result<(Vec<u32>, Vec<u32>)> {
+        let enc = self
+            .inner
+            .encode("a", true)
+            .map_err(|e| CragError::Runtime(format!("tokenization failed: {e}")))?;
+        let mask = enc.get_special_tokens_mask();
+        let ids = enc.get_ids();
+        let first = mask.iter().position(|&m| m == 0).unwrap_or(ids.len());
+        let last = mask.iter().rposition(|&m| m == 0).map_or(first, |p| p + 1);
+        Ok((ids[..first].to_vec(), ids[last..].to_vec()))
     }
 
     /// Load a `tokenizer.json` file; see [`Self::from_bytes`].
@@ -446,6 +534,37 @@ mod tests {
         }
         assert_eq!(r[1], i64::from(tok.token_id(ADR_OPEN).unwrap()));
         assert_eq!(r[r.len() - 2], i64::from(tok.token_id(DRUG_CLOSE).unwrap()));
+    }
+
+    #[test]
+    fn pieces_have_char_offsets_through_accents_and_emoji() {
+        let json = minilm_json();
+        let tok = TextTokenizer::from_bytes_plain(&json, 128).unwrap();
+        assert_eq!(tok.vocab_size(), 30522, "no markers in the plain tokenizer");
+        assert_eq!(tok.special_frame().unwrap(), (vec![101], vec![102]));
+        let text = "Fièvre 🤒 après β-blocker: hépatite.";
+        let p = tok.encode_pieces(text).unwrap();
+        assert!(!p.is_empty());
+        let chars: Vec<char> = text.chars().collect();
+        for (&(s, e), &id) in p.offsets.iter().zip(&p.ids) {
+            assert!(s < e && e <= chars.len(), "{s}..{e}");
+            let piece: String = chars[s..e].iter().collect();
+            assert!(!piece.trim().is_empty(), "piece {id} covers {piece:?}");
+        }
+        // The piece starting at "hépatite" covers chars, not bytes.
+        let h = text.chars().position(|c| c == 'h').unwrap();
+        assert!(p.offsets.iter().any(|&(s, _)| s == h));
+        assert_eq!(p.offsets.last().unwrap().1, chars.len());
+        assert!(tok.encode_pieces("").unwrap().is_empty());
+        // The same ids as the framed encoding, minus [CLS]/[SEP].
+        let b = tok
+            .encode_batch(&["Azithromycin caused severe nausea."])
+            .unwrap();
+        let q = tok
+            .encode_pieces("Azithromycin caused severe nausea.")
+            .unwrap();
+        let ids: Vec<i64> = q.ids.iter().map(|&i| i64::from(i)).collect();
+        assert_eq!(&b.input_ids[1..b.seq_len - 1], &ids[..]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tch::{nn, Kind, Tensor};
 
 use crate::params::vars_from_specs;
 
-/// A BERT encoder with [CLS] pooling whose parameters live under `prefix` in a tch variable store.
+/// A BERT encoder (per-token states or [CLS] pooling) whose parameters live under `prefix` in a tch variable store.
 pub struct BertEncoder {
     /// Architecture.
     pub cfg: BertConfig,
@@ -85,8 +85,21 @@ impl BertEncoder {
         )
     }
 
-    /// [CLS] hidden state `[B, H]` for int64 `input_ids` and `attention_mask` `[B, L]` (token type 0).
+    /// [CLS] hidden state `[B, H]` for int64 `input_ids` and `attention_mask` `[B, L]` (token type 0): token 0 of
+    /// [`Self::forward_states`].
     pub fn forward_cls(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+        dropout: f64,
+    ) -> Tensor {
+        self.forward_states(input_ids, attention_mask, train, dropout)
+            .select(1, 0)
+    }
+
+    /// Final hidden state of every token, `[B, L, H]`, for int64 `input_ids` and `attention_mask` `[B, L]`.
+    pub fn forward_states(
         &self,
         input_ids: &Tensor,
         attention_mask: &Tensor,
@@ -135,6 +148,6 @@ impl BertEncoder {
                 .dropout(dropout, train);
             x = self.layer_norm(&(out + &x), &n("output.LayerNorm"));
         }
-        x.select(1, 0)
+        x
     }
 }

@@ -8,6 +8,8 @@ pub mod dti_model;
 pub mod dti_run;
 pub mod dti_train;
 pub mod ner_cli;
+pub mod ner_model;
+pub mod ner_train;
 pub mod params;
 pub mod publish;
 pub mod relation_model;

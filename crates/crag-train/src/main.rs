@@ -5,6 +5,8 @@
 //! * `dti` — train the DTI/ADR multi-task model (tch) on DrugBAN pairs + SIDER ADR profiles, evaluate it, export it
 //!   through crag-core's ONNX exporter and optionally publish it into a database.
 //! * `dti-seeded` — a DTI/ADR model with seeded, untrained weights, for testing the serving path exactly.
+//! * `ner` — train the NER token classifier (`crag_extract_entities`) on BC5CDR, evaluate it on the BC5CDR
+//!   development split, export it and optionally publish it.
 //! * `relation` — train the dual-encoder drug–ADR relation model (`crag_score`) on ADE Corpus V2, evaluate it on the
 //!   hard and card protocols (PMID split), export it and optionally publish it.
 
@@ -229,6 +231,8 @@ enum Command {
         seed: u64,
     },
     /// Write seeded synthetic clinical notes with NER/RE annotations (guide format, JSONL or instruction tuning).
+    /// Train the NER token classifier on BC5CDR (+ synthetic notes, + ADE spans), select on BC5CDR dev, export it.
+    Ner(crag_train::ner_train::NerArgs),
     Synth(crag_train::ner_cli::SynthArgs),
     /// Evaluate NER/RE predictions against gold documents (per type, micro, macro; strict/lenient relations).
     Eval(crag_train::ner_cli::EvalArgs),
@@ -431,6 +435,10 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                 art.sha256()
             );
             Ok(())
+        }
+        Command::Ner(args) => {
+            let device = parse_device(&args.device);
+            crag_train::ner_train::run(&args.into_run(device)).map(|_| ())
         }
         Command::Synth(args) => crag_train::ner_cli::synth(&args),
         Command::Eval(args) => crag_train::ner_cli::eval(&args),

@@ -2,4 +2,5 @@
 
 pub mod ade;
 pub mod dti;
+pub mod pubtator;
 pub mod sider;

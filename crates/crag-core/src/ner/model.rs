@@ -1,0 +1,325 @@
+//! The trained NER extractor: a BERT encoder with a token-classification head over BIO labels.
+//!
+//! ```text
+//! [CLS] word pieces [SEP] ─ BERT encoder (per-token states, [B, L, H]) ─ classifier W x + b ─ logits [B, L, n_labels]
+//! ```
+//!
+//! Labels are `O` plus `B-T`/`I-T` for every entity type `T` of [`EntityType::ALL`] (Disease, Symptom, Drug,
+//! Procedure, Lab_Test), in that order ([`bio_labels`]). [`NerConfig::param_specs`] is the one description of the
+//! architecture: the encoder's Hugging Face parameters under `encoder.` plus `classifier.weight [n_labels, H]` and
+//! `classifier.bias [n_labels]`. The tch trainer creates its variables from it, [`export_onnx`] writes the graph
+//! from it and [`reference_forward`] is the ndarray oracle for both. Alignment of pieces to labels, windowing of
+//! long texts and decoding back to char spans are in [`super::tagging`].
+
+use ndarray::Array3;
+use serde::{Deserialize, Serialize};
+
+use crate::bert::{self, BertConfig};
+use crate::ner::schema::EntityType;
+use crate::onnx::{Dim, GraphBuilder, WeightPrecision};
+use crate::weights::{Init, ParamSpec, Weights};
+use crate::{CragError, Result};
+
+/// Parameter-name prefix of the encoder.
+pub const ENCODER_PREFIX: &str = "encoder.";
+
+/// Names of the graph's inputs and output.
+pub mod io {
+    /// int64 `[batch, seq]` token ids.
+    pub const INPUT_IDS: &str = "input_ids";
+    /// int64 `[batch, seq]` attention mask (1 = token, 0 = padding).
+    pub const ATTENTION_MASK: &str = "attention_mask";
+    /// float32 `[batch, seq, n_labels]` label logits per token.
+    pub const LOGITS: &str = "logits";
+}
+
+/// `O`, then `B-T`, `I-T` for each type, in the given order.
+pub fn bio_labels(types: &[EntityType]) -> Vec<String> {
+    let mut out = vec!["O".to_string()];
+    for t in types {
+        out.push(format!("B-{t}"));
+        out.push(format!("I-{t}"));
+    }
+    out
+}
+
+/// Architecture and serving settings of an NER model (stored as `crag.models.config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NerConfig {
+    /// Shape of the encoder (the checkpoint's own vocabulary: no markers).
+    pub encoder: BertConfig,
+    /// BIO labels, index = classifier row; `"O"` first.
+    pub labels: Vec<String>,
+    /// Longest window, special tokens included; longer texts are split into overlapping windows.
+    pub max_len: usize,
+    /// Word pieces shared by consecutive windows (`0 ≤ stride < max_len − 2`).
+    pub stride: usize,
+    /// How the encoder matrices are stored in the ONNX graph.
+    #[serde(default)]
+    pub precision: WeightPrecision,
+}
+
+impl NerConfig {
+    /// The five entity types in BIO (11 labels), windows of `max_len` with a quarter of a window of overlap.
+    pub fn new(encoder: BertConfig, max_len: usize) -> Self {
+        NerConfig {
+            encoder,
+            labels: bio_labels(&EntityType::ALL),
+            max_len,
+            stride: max_len.saturating_sub(2) / 4,
+            precision: WeightPrecision::F32,
+        }
+    }
+
+    /// Number of labels.
+    pub fn n_labels(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Check the shape, the label set and the window settings.
+    pub fn validate(&self) -> Result<()> {
+        self.encoder.validate()?;
+        let bad = |m: String| Err(CragError::CorruptModel(format!("NER config: {m}")));
+        if self.max_len < 4 || self.max_len > self.encoder.max_position {
+            return bad(format!(
+                "max_len {} must be in 4..={} (the encoder's positions)",
+                self.max_len, self.encoder.max_position
+            ));
+        }
+        if self.stride >= self.max_len - 2 {
+            return bad(format!(
+                "stride {} must be below max_len − 2 = {}",
+                self.stride,
+                self.max_len - 2
+            ));
+        }
+        super::tagging::TagSet::new(&self.labels)?;
+        Ok(())
+    }
+
+    /// Parameters of the classification head only (trained from scratch).
+    pub fn head_specs(&self) -> Vec<ParamSpec> {
+        let h = self.encoder.hidden_size;
+        let n = self.n_labels();
+        vec![
+            ParamSpec::new("classifier.weight", &[n, h], Init::Uniform { fan_in: h }),
+            ParamSpec::new("classifier.bias", &[n], Init::Uniform { fan_in: h }),
+        ]
+    }
+
+    /// Every parameter: the encoder under [`ENCODER_PREFIX`] and the head.
+    pub fn param_specs(&self) -> Vec<ParamSpec> {
+        let mut specs = self.encoder.param_specs(ENCODER_PREFIX);
+        specs.extend(self.head_specs());
+        specs
+    }
+
+    /// Matrices stored as int8 under [`WeightPrecision::Int8`] (the encoder's embeddings and linear weights; the
+    /// classifier stays float32).
+    pub fn int8_matrix_names(&self) -> Vec<String> {
+        self.encoder.weight_matrix_names(ENCODER_PREFIX)
+    }
+
+    /// Parse `crag.models.config`.
+    pub fn from_json(v: &serde_json::Value) -> Result<Self> {
+        let cfg: NerConfig = serde_json::from_value(v.clone())
+            .map_err(|e| CragError::CorruptModel(format!("NER config: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// As JSON for `crag.models.config`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Initial weights from a pretrained encoder checkpoint (names without prefix, same vocabulary as
+/// `cfg.encoder`): the encoder is copied under [`ENCODER_PREFIX`], the classifier gets its seeded initialisation.
+pub fn init_from_pretrained(cfg: &NerConfig, pretrained: &Weights, seed: u64) -> Result<Weights> {
+    cfg.validate()?;
+    pretrained.validate(&cfg.encoder.param_specs(""))?;
+    let mut w = Weights::seeded(&cfg.head_specs(), seed);
+    for spec in cfg.encoder.param_specs("") {
+        let data = pretrained.get(&spec.name, &spec.shape)?;
+        w.insert(
+            format!("{ENCODER_PREFIX}{}", spec.name),
+            spec.shape.clone(),
+            data.to_vec(),
+        )?;
+    }
+    w.validate(&cfg.param_specs())?;
+    Ok(w)
+}
+
+/// Reference forward pass (ndarray): logits `[batch, seq_len, n_labels]` for row-major `[batch, seq_len]` ids and
+/// mask. Padding positions get logits too (ignore them).
+pub fn reference_forward(
+    cfg: &NerConfig,
+    w: &Weights,
+    input_ids: &[i64],
+    attention_mask: &[i64],
+    batch: usize,
+    seq_len: usize,
+) -> Result<Array3<f32>> {
+    let states = bert::reference_states(
+        &cfg.encoder,
+        w,
+        ENCODER_PREFIX,
+        input_ids,
+        attention_mask,
+        batch,
+        seq_len,
+    )?;
+    let n = cfg.n_labels();
+    let wt = w.matrix("classifier.weight", n, cfg.encoder.hidden_size)?;
+    let b = w.vector("classifier.bias", n)?;
+    let logits = states.dot(&wt.t()) + &b;
+    logits
+        .into_shape_with_order((batch, seq_len, n))
+        .map_err(|e| CragError::Runtime(format!("NER logits: {e}")))
+}
+
+/// Export the NER model as ONNX: int64 inputs [`io::INPUT_IDS`], [`io::ATTENTION_MASK`] `[batch, seq]`; float32
+/// output [`io::LOGITS`] `[batch, seq, n_labels]`. Encoder matrices are stored in `cfg.precision`; the classifier
+/// stays float32.
+pub fn export_onnx(cfg: &NerConfig, w: &Weights) -> Result<Vec<u8>> {
+    cfg.validate()?;
+    w.validate(&cfg.param_specs())?;
+    let h = cfg.encoder.hidden_size;
+    let n = cfg.n_labels();
+    let batch = Dim::Symbolic("batch");
+    let seq = Dim::Symbolic("seq");
+    let mut g = GraphBuilder::new("crag_ner");
+    g.set_weight_precision(cfg.precision);
+    let ids = g.input_i64(io::INPUT_IDS, &[batch.clone(), seq.clone()]);
+    let mask = g.input_i64(io::ATTENTION_MASK, &[batch.clone(), seq.clone()]);
+    let states = bert::export_encoder_states(&mut g, &cfg.encoder, w, ENCODER_PREFIX, &ids, &mask)?;
+    let flat_shape = g.const_i64("ner_flat", &[-1, h as i64]);
+    let flat = g.op("Reshape", &[&states, &flat_shape], vec![]);
+    let wt = g.initializer(
+        "classifier.weight",
+        &[n, h],
+        w.get("classifier.weight", &[n, h])?,
+    )?;
+    let bs = g.initializer("classifier.bias", &[n], w.get("classifier.bias", &[n])?)?;
+    let logits_flat = g.linear(&flat, &wt, Some(&bs));
+    let ids_shape = g.op("Shape", &[&ids], vec![]);
+    let n_tail = g.const_i64("ner_labels", &[n as i64]);
+    let out_shape = g.concat(&[&ids_shape, &n_tail], 0);
+    let logits = g.op("Reshape", &[&logits_flat, &out_shape], vec![]);
+    g.output(&logits, io::LOGITS, &[batch, seq, Dim::Fixed(n)]);
+    g.finish(&[
+        ("crag.kind", "ner".to_string()),
+        ("crag.architecture", cfg.to_json().to_string()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> NerConfig {
+        NerConfig::new(
+            BertConfig {
+                vocab_size: 40,
+                hidden_size: 16,
+                num_layers: 2,
+                num_heads: 2,
+                intermediate_size: 32,
+                max_position: 24,
+                type_vocab_size: 2,
+                layer_norm_eps: 1e-12,
+            },
+            16,
+        )
+    }
+
+    #[test]
+    fn ner_labels_and_specs() {
+        let cfg = tiny();
+        assert_eq!(cfg.n_labels(), 11);
+        assert_eq!(cfg.labels[0], "O");
+        assert_eq!(cfg.labels[1], "B-Disease");
+        assert_eq!(cfg.labels[10], "I-Lab_Test");
+        let specs = cfg.param_specs();
+        assert_eq!(specs.len(), cfg.encoder.param_specs("").len() + 2);
+        assert!(specs
+            .iter()
+            .any(|s| s.name == "encoder.embeddings.word_embeddings.weight"));
+        let head = specs
+            .iter()
+            .find(|s| s.name == "classifier.weight")
+            .unwrap();
+        assert_eq!(head.shape, vec![11, 16]);
+        assert_eq!(cfg.stride, 3);
+        let real = NerConfig::new(BertConfig::minilm_l6(), 128);
+        assert_eq!(real.stride, 31);
+        assert_eq!(real.int8_matrix_names().len(), 2 + 6 * 6);
+    }
+
+    #[test]
+    fn ner_config_json_round_trip_and_checks() {
+        let mut cfg = tiny();
+        cfg.precision = WeightPrecision::Int8;
+        assert_eq!(NerConfig::from_json(&cfg.to_json()).unwrap(), cfg);
+        let mut bad = cfg.to_json();
+        bad["stride"] = serde_json::json!(14);
+        assert!(NerConfig::from_json(&bad).is_err());
+        let mut bad = cfg.to_json();
+        bad["labels"] = serde_json::json!(["O", "B-Drug", "I-Nope"]);
+        assert!(NerConfig::from_json(&bad).is_err());
+        let mut bad = cfg.to_json();
+        bad["max_len"] = serde_json::json!(99);
+        assert!(NerConfig::from_json(&bad).is_err());
+    }
+
+    #[test]
+    fn ner_reference_shape_and_head() {
+        let cfg = tiny();
+        let w = Weights::seeded(&cfg.param_specs(), 4);
+        let ids = [1, 5, 7, 2, 1, 9, 2, 0];
+        let mask = [1, 1, 1, 1, 1, 1, 1, 0];
+        let l = reference_forward(&cfg, &w, &ids, &mask, 2, 4).unwrap();
+        assert_eq!(l.shape(), &[2, 4, 11]);
+        // Row = classifier(state) exactly.
+        let st =
+            bert::reference_states(&cfg.encoder, &w, ENCODER_PREFIX, &ids, &mask, 2, 4).unwrap();
+        let wt = w.matrix("classifier.weight", 11, 16).unwrap();
+        let b = w.vector("classifier.bias", 11).unwrap();
+        let row = st.row(5).dot(&wt.t()) + &b;
+        for k in 0..11 {
+            assert!((row[k] - l[[1, 1, k]]).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn ner_init_and_export() {
+        let cfg = tiny();
+        let pre = Weights::seeded(&cfg.encoder.param_specs(""), 9);
+        let w = init_from_pretrained(&cfg, &pre, 1).unwrap();
+        assert_eq!(
+            w.get("encoder.embeddings.word_embeddings.weight", &[40, 16])
+                .unwrap(),
+            pre.get("embeddings.word_embeddings.weight", &[40, 16])
+                .unwrap()
+        );
+        let f = export_onnx(&cfg, &w).unwrap();
+        let q = export_onnx(
+            &NerConfig {
+                precision: WeightPrecision::Int8,
+                ..cfg.clone()
+            },
+            &w,
+        )
+        .unwrap();
+        assert!(q.len() < f.len());
+        let small = BertConfig {
+            vocab_size: 30,
+            ..cfg.encoder.clone()
+        };
+        let other = Weights::seeded(&small.param_specs(""), 9);
+        assert!(init_from_pretrained(&cfg, &other, 1).is_err());
+        assert!(export_onnx(&cfg, &pre).is_err(), "missing prefix and head");
+    }
+}
