@@ -36,3 +36,17 @@ read -r n maxdiff <<<"$result"
 echo "round trip: $n test pairs, max |crag_dti - trainer| = $maxdiff"
 awk -v d="$maxdiff" -v n="$n" 'BEGIN { exit !(n == 100 && d <= 1e-5) }' || { echo "round trip FAILED"; exit 1; }
 echo "round trip passed"
+
+# The relation model: a tiny crag-train relation run (float32 graph) published into the same cluster; crag_score on
+# the trainer's test contexts must equal the trainer's own P(causal).
+cargo run -q --release -p crag-train -- relation --ade "$DATA/ade_corpus_v2" --out "$work/relation" \
+  --max-train 64 --max-val 32 --max-test 40 --epochs 1 --precision f32 --device cpu --quiet \
+  --database-url "$url" --activate 2>&1 | tail -n 2
+tail -n +2 "$work/relation/predictions_test.tsv" | cut -f7,8,9 > "$work/rel.tsv"
+psql_ -c "CREATE TABLE rel_pred (p_trainer float8, drug_ctx text, adr_ctx text)"
+psql_ -c "\\copy rel_pred FROM '$work/rel.tsv'"
+result=$(psql_ -tA -c "SELECT count(*) || ' ' || max(abs(crag.crag_score(drug_ctx, adr_ctx) - p_trainer)) FROM rel_pred")
+read -r n maxdiff <<<"$result"
+echo "relation round trip: $n test pairs, max |crag_score - trainer| = $maxdiff"
+awk -v d="$maxdiff" -v n="$n" 'BEGIN { exit !(n == 80 && d <= 1e-5) }' || { echo "relation round trip FAILED"; exit 1; }
+echo "relation round trip passed"

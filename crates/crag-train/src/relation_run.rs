@@ -412,18 +412,24 @@ fn write_predictions(path: &Path, sets: &[(&str, &Vec<RelationExample>, &Vec<f64
     let mut f = std::fs::File::create(path)
         .map_err(|e| CragError::io(format!("creating {}", path.display()), e))?;
     let clean = |s: &str| s.replace(['\t', '\n'], " ");
-    writeln!(f, "protocol\tpmid\tkind\tdrug\teffect\tlabel\tp_causal")
-        .map_err(|e| CragError::io("writing predictions", e))?;
+    writeln!(
+        f,
+        "protocol\tpmid\tkind\tdrug\teffect\tlabel\tp_causal\tdrug_context\tadr_context"
+    )
+    .map_err(|e| CragError::io("writing predictions", e))?;
     for (name, exs, p) in sets {
         for (e, p) in exs.iter().zip(p.iter()) {
+            let (dc, ac) = relation_train::contexts(e)?;
             writeln!(
                 f,
-                "{name}\t{}\t{:?}\t{}\t{}\t{}\t{p:.6}",
+                "{name}\t{}\t{:?}\t{}\t{}\t{}\t{p:.9}\t{}\t{}",
                 e.pmid,
                 e.kind,
                 clean(&e.drug),
                 clean(&e.effect),
-                u8::from(e.label)
+                u8::from(e.label),
+                clean(&dc),
+                clean(&ac)
             )
             .map_err(|e| CragError::io("writing predictions", e))?;
         }
