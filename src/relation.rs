@@ -36,9 +36,14 @@ fn score(model: &str, drugs: &[&str], adrs: &[&str]) -> PgResult<Vec<f32>> {
 
 fn non_empty(arg: &str, text: &str) -> PgResult<()> {
     if text.trim().is_empty() {
-        Err(PgError::invalid(format!("{arg} is empty")).hint(
-            "Pass the text around the mention, e.g. the sentence with the drug marked as [DRUG] … [/DRUG].",
-        ))
+        let hint = if arg.starts_with("adr") {
+            "Pass the text around the reaction, e.g. the sentence with it marked as [ADR] … [/ADR]."
+        } else if arg.starts_with("drug") {
+            "Pass the text around the drug, e.g. the sentence with it marked as [DRUG] … [/DRUG]."
+        } else {
+            "Pass the sentence that mentions both the drug and the reaction."
+        };
+        Err(PgError::invalid(format!("{arg} is empty")).hint(hint))
     } else {
         Ok(())
     }

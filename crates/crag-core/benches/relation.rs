@@ -8,7 +8,8 @@
 //!   `CRAG_BENCH_THREADS` (default 1, as `crag.threads`);
 //! * `CRAG_BENCH_TSV` — also write the pairs there (drug context, ADR context) for `scripts/bench-relation.sh`.
 //!
-//! Pairs: the first N annotated pairs of the corpus (file order), drug and reaction marked in their sentence.
+//! Pairs: the first N annotated pairs of the corpus (file order) whose mentions do not overlap, drug and reaction
+//! marked in their sentence.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -51,8 +52,8 @@ fn main() {
     let pos = ade::positives(&corpus, None);
     let pairs: Vec<(String, String)> = pos
         .iter()
+        .filter_map(|e| relation::sentence_contexts(&e.sentence, e.drug_span, e.effect_span).ok())
         .take(n)
-        .map(|e| relation::sentence_contexts(&e.sentence, e.drug_span, e.effect_span).unwrap())
         .collect();
     if let Ok(path) = std::env::var("CRAG_BENCH_TSV") {
         let mut f = std::fs::File::create(&path).expect("TSV");

@@ -269,7 +269,27 @@ where
         .collect())
 }
 
-/// Exact entity-level evaluation of the tch model on documents.
+/// Predictions seen through BC5CDR's two-type schema before scoring against it: BC5CDR's Disease covers signs and
+/// symptoms, so a predicted Symptom counts as Disease; Procedure and Lab_Test have no BC5CDR counterpart and are
+/// left out (they are neither right nor wrong there).
+pub fn to_bc5cdr_types(docs: Vec<Document>) -> Vec<Document> {
+    docs.into_iter()
+        .map(|mut d| {
+            d.entities.retain(|e| {
+                !matches!(e.entity_type, EntityType::Procedure | EntityType::LabTest)
+            });
+            for e in &mut d.entities {
+                if e.entity_type == EntityType::Symptom {
+                    e.entity_type = EntityType::Disease;
+                }
+            }
+            d.relations.clear();
+            d
+        })
+        .collect()
+}
+
+/// Exact entity-level evaluation of the tch model on BC5CDR documents (predictions mapped by [`to_bc5cdr_types`]).
 pub fn evaluate_tch(
     net: &NerNet,
     tok: &TextTokenizer,
@@ -280,7 +300,7 @@ pub fn evaluate_tch(
     let pred = predict_docs(tok, &net.cfg, docs, batch, |ids, m, b, l| {
         tch_logits(net, ids, m, b, l, device)
     })?;
-    evaluate(docs, &pred, MatchMode::Exact)
+    evaluate(docs, &to_bc5cdr_types(pred), MatchMode::Exact)
 }
 
 /// A trained model.
@@ -611,7 +631,7 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
         let pred = predict_docs(&tok, &cfg, &dev_all, eb, |ids, m, b, l| {
             runtime::run_ner(&mut sq, ids, m, b, l)
         })?;
-        let rq = evaluate(&dev_all, &pred, MatchMode::Exact)?;
+        let rq = evaluate(&dev_all, &to_bc5cdr_types(pred), MatchMode::Exact)?;
         eprintln!(
             "{:?} graph ({:.1} MB vs {:.1} MB float32): dev exact F1 {:.4} (float32 {:.4})",
             cfg.precision,
@@ -722,6 +742,39 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crag_core::ner::schema::Entity;
+
+    #[test]
+    fn bc5cdr_view_maps_symptoms_to_disease_and_drops_other_types() {
+        let e = |t: &str, ty: EntityType, start: usize| Entity {
+            id: String::new(),
+            text: t.into(),
+            entity_type: ty,
+            start,
+            end: start + t.chars().count(),
+        };
+        let doc = Document {
+            id: "1".into(),
+            text: "fever after CT with lithium; creatinine up".into(),
+            entities: vec![
+                e("fever", EntityType::Symptom, 0),
+                e("CT", EntityType::Procedure, 12),
+                e("lithium", EntityType::Drug, 20),
+                e("creatinine", EntityType::LabTest, 29),
+            ],
+            relations: vec![],
+        };
+        let out = to_bc5cdr_types(vec![doc]);
+        let kept: Vec<(&str, EntityType)> = out[0]
+            .entities
+            .iter()
+            .map(|e| (e.text.as_str(), e.entity_type))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![("fever", EntityType::Disease), ("lithium", EntityType::Drug)]
+        );
+    }
 
     #[test]
     fn schedule_warms_up_and_decays() {

@@ -269,6 +269,10 @@ pub struct Mention {
 }
 
 /// Decode per-piece probabilities `[n, n_labels]` of `text`'s pieces (char `offsets`) into mentions.
+///
+/// Decoding is word-level, as training labels are (first piece B, the rest I): a piece that continues a word (it
+/// starts where the previous piece ends, between two alphanumeric chars, e.g. `##itis`) takes no decision of its own —
+/// it extends the open mention, if any — so a mention never starts or stops inside a word.
 pub fn decode(
     text: &str,
     offsets: &[(usize, usize)],
@@ -290,7 +294,16 @@ pub fn decode(
             });
         }
     };
+    let chars: Vec<char> = text.chars().collect();
+    let alnum = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric());
     for (k, &(s, e)) in offsets.iter().enumerate() {
+        let continues_word = k > 0 && offsets[k - 1].1 == s && s > 0 && alnum(s - 1) && alnum(s);
+        if continues_word {
+            if let Some(c) = cur.as_mut() {
+                c.2 = e;
+            }
+            continue;
+        }
         let row = probs.row(k);
         let (best, p) =
             row.iter().enumerate().fold(
@@ -704,6 +717,31 @@ mod tests {
         let m = decode("aa bb", &offsets[..2], one_hot(&ts, &seq, 0.9).view(), &ts);
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].entity_type, Symptom);
+    }
+
+    #[test]
+    fn decode_is_word_level_inside_split_words() {
+        let ts = tags();
+        use EntityType::*;
+        // "nephritis risk": pieces neph|ritis (one word) and risk. The second piece's own tag never splits the word.
+        let text = "nephritis risk";
+        let offsets = [(0, 4), (4, 9), (10, 14)];
+        for second in [Tag::Outside, Tag::Begin(Disease), Tag::Begin(Drug)] {
+            let p = one_hot(&ts, &[Tag::Begin(Disease), second, Tag::Outside], 0.9);
+            let m = decode(text, &offsets, p.view(), &ts);
+            assert_eq!(m.len(), 1, "{second:?}");
+            assert_eq!((m[0].start, m[0].end, m[0].text.as_str()), (0, 9, "nephritis"));
+            assert_eq!(m[0].entity_type, Disease);
+        }
+        // A word whose first piece is O stays outside even if a later piece says B.
+        let p = one_hot(&ts, &[Tag::Outside, Tag::Begin(Disease), Tag::Outside], 0.9);
+        assert!(decode(text, &offsets, p.view(), &ts).is_empty());
+        // Punctuation between pieces is not a word continuation: "lithium-induced" keeps "lithium" alone.
+        let text = "lithium-induced";
+        let offsets = [(0, 7), (7, 8), (8, 15)];
+        let p = one_hot(&ts, &[Tag::Begin(Drug), Tag::Outside, Tag::Outside], 0.9);
+        let m = decode(text, &offsets, p.view(), &ts);
+        assert_eq!((m[0].start, m[0].end), (0, 7));
     }
 
     /// A "model" that tags by token id: `tag_of[id]`, everything else O, with confident logits.
