@@ -49,9 +49,11 @@ SELECT count(*) AS pairs,
   FROM b, generate_subscripts(b.p, 1) i;
 
 -- Relation scoring (crag_score): P(causal) for a drug and an adverse reaction in context.
-\echo '== crag_score: two contexts with the mentions marked; crag_score_sentence marks them itself =='
-SELECT round(crag_score('Intravenous [DRUG]azithromycin[/DRUG] was given for pneumonia.',
-                        'Two days later she reported [ADR]ototoxicity[/ADR] with tinnitus.')::numeric, 4) AS p_causal;
+\echo '== crag_score: drug context and ADR context with the mentions marked; crag_score_sentence marks them itself =='
+SELECT round(crag_score('Intravenous [DRUG]azithromycin[/DRUG]-induced ototoxicity.',
+                        'Intravenous azithromycin-induced [ADR]ototoxicity[/ADR].')::numeric, 4) AS p_causal;
+-- Known weaknesses, shown on purpose (EVALUATION.md): an indication in the same sentence can score high
+-- (paracetamol/fever below), and two contexts from different texts score low whatever they say.
 SELECT s.drug, s.adr, round(crag_score_sentence(s.sentence, s.drug, s.adr)::numeric, 4) AS p_causal, s.sentence
   FROM (VALUES ('Intravenous azithromycin-induced ototoxicity.', 'azithromycin', 'ototoxicity'),
                ('Unaccountable severe hypercalcemia in a patient treated for hypoparathyroidism with dihydrotachysterol.',

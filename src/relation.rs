@@ -66,13 +66,7 @@ fn sentence_pair(arg: &str, sentence: &str, drug: &str, adr: &str) -> PgResult<(
     };
     let d = find("drug", drug)?;
     let a = find("adr", adr)?;
-    Ok(sentence_contexts(sentence, d, a).map_err(|e| {
-        PgError::invalid(format!(
-            "drug{arg} \"{}\" and adr{arg} \"{}\" overlap in the sentence ({e})",
-            drug.trim(),
-            adr.trim()
-        ))
-    })?)
+    Ok(sentence_contexts(sentence, d, a)?)
 }
 
 /// P(causal) that the drug in `drug_text` and the reaction in `adr_text` are causally related, from the active

@@ -52,6 +52,7 @@ fn main() {
     let pos = ade::positives(&corpus, None);
     let pairs: Vec<(String, String)> = pos
         .iter()
+        .filter(|e| e.drug_span.1 <= e.effect_span.0 || e.effect_span.1 <= e.drug_span.0)
         .filter_map(|e| relation::sentence_contexts(&e.sentence, e.drug_span, e.effect_span).ok())
         .take(n)
         .collect();

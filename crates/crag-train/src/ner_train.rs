@@ -275,9 +275,8 @@ where
 pub fn to_bc5cdr_types(docs: Vec<Document>) -> Vec<Document> {
     docs.into_iter()
         .map(|mut d| {
-            d.entities.retain(|e| {
-                !matches!(e.entity_type, EntityType::Procedure | EntityType::LabTest)
-            });
+            d.entities
+                .retain(|e| !matches!(e.entity_type, EntityType::Procedure | EntityType::LabTest));
             for e in &mut d.entities {
                 if e.entity_type == EntityType::Symptom {
                     e.entity_type = EntityType::Disease;
@@ -772,7 +771,10 @@ mod tests {
             .collect();
         assert_eq!(
             kept,
-            vec![("fever", EntityType::Disease), ("lithium", EntityType::Drug)]
+            vec![
+                ("fever", EntityType::Disease),
+                ("lithium", EntityType::Drug)
+            ]
         );
     }
 

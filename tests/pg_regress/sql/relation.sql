@@ -29,6 +29,8 @@ SELECT t.i, b.p[t.i] IS NULL AS is_null,
 SELECT cardinality(crag_score_sentence_batch(ARRAY['Rash after amoxicillin.', 'Lithium toxicity.'],
                                              ARRAY['amoxicillin', 'lithium'], ARRAY['rash', 'toxicity'])) AS n;
 RESET crag.batch_size;
+-- Nested mentions (as ADE Corpus V2 annotates them) are fine: each context marks one mention.
+SELECT crag_score_sentence('Codeine intoxication in a child.', 'codeine', 'codeine intoxication') BETWEEN 0 AND 1 AS nested_ok;
 -- Long texts are truncated to max_len tokens, not rejected.
 SELECT crag_score('[DRUG]Azithromycin[/DRUG] ' || repeat('was continued for several weeks and ', 200),
                   '[ADR]Ototoxicity[/ADR].') BETWEEN 0 AND 1 AS long_text_scored;
@@ -37,7 +39,6 @@ SELECT crag_score('', 'rash');
 SELECT crag_score('[DRUG]x[/DRUG]', '   ');
 SELECT crag_score_sentence('Rash after amoxicillin.', 'aspirin', 'rash');
 SELECT crag_score_sentence('Rash after amoxicillin.', 'amoxicillin', 'fever');
-SELECT crag_score_sentence('Rash after amoxicillin.', 'amoxicillin', 'amoxicillin');
 SELECT crag_score_batch(ARRAY['a'], ARRAY['b', 'c']);
 SELECT crag_score_sentence_batch(ARRAY['Rash.'], ARRAY['x'], ARRAY['rash']);
 SELECT crag_score('a', 'b', 'no_such_model');

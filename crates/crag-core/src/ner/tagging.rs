@@ -730,7 +730,10 @@ mod tests {
             let p = one_hot(&ts, &[Tag::Begin(Disease), second, Tag::Outside], 0.9);
             let m = decode(text, &offsets, p.view(), &ts);
             assert_eq!(m.len(), 1, "{second:?}");
-            assert_eq!((m[0].start, m[0].end, m[0].text.as_str()), (0, 9, "nephritis"));
+            assert_eq!(
+                (m[0].start, m[0].end, m[0].text.as_str()),
+                (0, 9, "nephritis")
+            );
             assert_eq!(m[0].entity_type, Disease);
         }
         // A word whose first piece is O stays outside even if a later piece says B.
