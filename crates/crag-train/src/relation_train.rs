@@ -257,7 +257,7 @@ fn bar(n: usize, prefix: String, progress: bool) -> Result<ProgressBar> {
 fn log_line(what: &str, done: usize, total: usize, loss: f64, started: Instant) {
     use std::io::IsTerminal;
     let every = (total / 10).max(1);
-    if !std::io::stderr().is_terminal() && (done % every == 0 || done == total) {
+    if !std::io::stderr().is_terminal() && (done.is_multiple_of(every) || done == total) {
         let el = started.elapsed().as_secs_f64();
         let eta = el / done.max(1) as f64 * (total - done.min(total)) as f64;
         eprintln!("{what}: step {done}/{total} loss {loss:.4} ({el:.0} s, eta {eta:.0} s)");
