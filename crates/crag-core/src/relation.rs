@@ -403,25 +403,7 @@ mod tests {
     }
 
     fn batch(rows: &[&[i64]]) -> Batch {
-        let seq_len = rows.iter().map(|r| r.len()).max().unwrap();
-        let mut b = Batch {
-            input_ids: vec![],
-            attention_mask: vec![],
-            token_type_ids: vec![],
-            batch: rows.len(),
-            seq_len,
-            truncated: vec![false; rows.len()],
-        };
-        for r in rows {
-            b.input_ids.extend_from_slice(r);
-            b.input_ids
-                .extend(std::iter::repeat_n(0, seq_len - r.len()));
-            b.attention_mask.extend(std::iter::repeat_n(1, r.len()));
-            b.attention_mask
-                .extend(std::iter::repeat_n(0, seq_len - r.len()));
-            b.token_type_ids.extend(std::iter::repeat_n(0, seq_len));
-        }
-        b
+        Batch::from_rows(rows, 0)
     }
 
     #[test]

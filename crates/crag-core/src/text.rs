@@ -69,6 +69,30 @@ impl Pieces {
     }
 }
 
+impl Batch {
+    /// Pad already-encoded rows (special tokens included) with `pad_id` to the longest row; token types 0, nothing
+    /// marked truncated.
+    pub fn from_rows(rows: &[&[i64]], pad_id: i64) -> Batch {
+        let seq_len = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let mut b = Batch {
+            input_ids: Vec::with_capacity(rows.len() * seq_len),
+            attention_mask: Vec::with_capacity(rows.len() * seq_len),
+            token_type_ids: vec![0; rows.len() * seq_len],
+            batch: rows.len(),
+            seq_len,
+            truncated: vec![false; rows.len()],
+        };
+        for r in rows {
+            let pad = seq_len - r.len();
+            b.input_ids.extend_from_slice(r);
+            b.input_ids.extend(std::iter::repeat_n(pad_id, pad));
+            b.attention_mask.extend(std::iter::repeat_n(1, r.len()));
+            b.attention_mask.extend(std::iter::repeat_n(0, pad));
+        }
+        b
+    }
+}
+
 /// A `tokenizer.json` tokenizer with entity markers, own truncation and dynamic padding.
 #[derive(Debug, Clone)]
 pub struct TextTokenizer {

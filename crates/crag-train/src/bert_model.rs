@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use crag_core::bert::{BertConfig, MASK_VALUE};
 use crag_core::weights::Weights;
-use crag_core::{CragError, Result};
+use crag_core::Result;
 use tch::{nn, Kind, Tensor};
 
-use crate::params::vars_from_specs;
+use crate::params::{export_params, load_params, vars_from_specs};
 
 /// A BERT encoder (per-token states or [CLS] pooling) whose parameters live under `prefix` in a tch variable store.
 pub struct BertEncoder {
@@ -37,35 +37,19 @@ impl BertEncoder {
 
     /// Copy pretrained (or exported) weights in; every spec must be present with its shape.
     pub fn load(&mut self, w: &Weights) -> Result<()> {
-        tch::no_grad(|| -> Result<()> {
-            for spec in self.cfg.param_specs(&self.prefix) {
-                let data = w.get(&spec.name, &spec.shape)?;
-                let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-                let t = &self.params[&spec.name];
-                t.shallow_clone().copy_(
-                    &Tensor::from_slice(data)
-                        .reshape(&shape)
-                        .to_device(t.device()),
-                );
-            }
-            Ok(())
-        })
+        load_params(&self.params, &self.cfg.param_specs(&self.prefix), w)
     }
 
     /// Copy the current parameters out as [`Weights`] (for export).
     pub fn weights(&self) -> Result<Weights> {
         let mut w = Weights::new();
-        for spec in self.cfg.param_specs(&self.prefix) {
-            let t = self.params[&spec.name]
-                .detach()
-                .to_device(tch::Device::Cpu)
-                .to_kind(Kind::Float)
-                .reshape([-1]);
-            let data = Vec::<f32>::try_from(&t)
-                .map_err(|e| CragError::Runtime(format!("{}: {e}", spec.name)))?;
-            w.insert(spec.name.clone(), spec.shape.clone(), data)?;
-        }
+        self.export_into(&mut w)?;
         Ok(w)
+    }
+
+    /// Add the current parameters to `out` (e.g. next to another encoder's).
+    pub fn export_into(&self, out: &mut Weights) -> Result<()> {
+        export_params(&self.params, &self.cfg.param_specs(&self.prefix), out)
     }
 
     fn layer_norm(&self, x: &Tensor, name: &str) -> Tensor {

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::curves::{self, Series};
 use crate::dti_train::{self, adr_baselines, dti_report, TrainConfig};
+use crate::outputs::{to_json, write_json, write_jsonl};
 use crate::publish;
 
 /// What `crag-train dti` was asked to do.
@@ -43,15 +44,6 @@ pub struct DtiRun {
     pub ort_library: String,
     /// Show progress bars.
     pub progress: bool,
-}
-
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| CragError::Runtime(e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| CragError::io(format!("writing {}", path.display()), e))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// Run the whole pipeline; returns the published version when `database_url` is set.
@@ -205,7 +197,7 @@ pub fn run(r: &DtiRun) -> Result<Option<i32>> {
     };
     art.write_dir(&r.out)?;
     write_json(&r.out.join("metrics.json"), &metrics)?;
-    write_history(&r.out.join("history.jsonl"), &trained.history)?;
+    write_jsonl(&r.out.join("history.jsonl"), &trained.history)?;
     write_predictions(
         &r.out.join("predictions_test.tsv"),
         &ds,
@@ -295,16 +287,6 @@ fn parity_check(
         .zip(tch_p)
         .map(|(a, b)| (*a as f64 - b).abs())
         .fold(0.0, f64::max))
-}
-
-fn write_history(path: &Path, history: &[dti_train::EpochLog]) -> Result<()> {
-    let mut file = std::fs::File::create(path)
-        .map_err(|e| CragError::io(format!("writing {}", path.display()), e))?;
-    for h in history {
-        let line = serde_json::to_string(h).map_err(|e| CragError::Runtime(e.to_string()))?;
-        writeln!(file, "{line}").map_err(|e| CragError::io("writing history", e))?;
-    }
-    Ok(())
 }
 
 fn write_predictions(path: &Path, ds: &DtiAdrDataset, p: &[f64]) -> Result<()> {

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use crag_core::ner::model::{NerConfig, ENCODER_PREFIX};
 use crag_core::ner::tagging::IGNORE;
 use crag_core::weights::Weights;
-use crag_core::{CragError, Result};
-use tch::{nn, Device, Kind, Tensor};
+use crag_core::Result;
+use tch::{nn, Device, Tensor};
 
 use crate::bert_model::BertEncoder;
-use crate::params::vars_from_specs;
+use crate::params::{export_params, load_params, vars_from_specs};
 
 /// Encoder and linear classification head over every token.
 pub struct NerNet {
@@ -41,34 +41,13 @@ impl NerNet {
     pub fn load(&mut self, w: &Weights) -> Result<()> {
         w.validate(&self.cfg.param_specs())?;
         self.encoder.load(w)?;
-        tch::no_grad(|| -> Result<()> {
-            for spec in self.cfg.head_specs() {
-                let data = w.get(&spec.name, &spec.shape)?;
-                let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-                let t = &self.head[&spec.name];
-                t.shallow_clone().copy_(
-                    &Tensor::from_slice(data)
-                        .reshape(&shape)
-                        .to_device(t.device()),
-                );
-            }
-            Ok(())
-        })
+        load_params(&self.head, &self.cfg.head_specs(), w)
     }
 
     /// All parameters as [`Weights`].
     pub fn weights(&self) -> Result<Weights> {
         let mut w = self.encoder.weights()?;
-        for spec in self.cfg.head_specs() {
-            let t = self.head[&spec.name]
-                .detach()
-                .to_device(Device::Cpu)
-                .to_kind(Kind::Float)
-                .reshape([-1]);
-            let data = Vec::<f32>::try_from(&t)
-                .map_err(|e| CragError::Runtime(format!("{}: {e}", spec.name)))?;
-            w.insert(spec.name.clone(), spec.shape.clone(), data)?;
-        }
+        export_params(&self.head, &self.cfg.head_specs(), &mut w)?;
         Ok(w)
     }
 

@@ -13,7 +13,6 @@
 //! left out. Synthetic notes (`crag_core::ner::synth`) are the only source of Symptom, Procedure and Lab_Test.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -31,7 +30,6 @@ use crag_core::runtime::{self, Device as OrtDevice, SessionOptions};
 use crag_core::text::TextTokenizer;
 use crag_core::weights::Weights;
 use crag_core::{CragError, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array3;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -42,6 +40,8 @@ use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use crate::curves::{plot, Series};
 use crate::ner_model::{token_loss, NerNet};
+use crate::outputs::{to_json, write_json, write_jsonl};
+use crate::progress::{bar, linear_lr, log_line};
 
 /// Training settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,44 +140,6 @@ pub struct NerRun {
     pub progress: bool,
     /// The command line, recorded in metrics.json.
     pub command: String,
-}
-
-fn linear_lr(step: usize, total: usize, warmup_frac: f64) -> f64 {
-    let warm = ((total as f64 * warmup_frac).ceil() as usize).max(1);
-    if step < warm {
-        (step + 1) as f64 / warm as f64
-    } else {
-        let rest = (total - warm.min(total)).max(1) as f64;
-        (1.0 - (step - warm) as f64 / rest).max(0.0)
-    }
-}
-
-/// Progress for logs that are not a terminal (indicatif draws nothing there): a line at every tenth of an epoch.
-fn log_line(what: &str, done: usize, total: usize, loss: f64, started: Instant) {
-    use std::io::IsTerminal;
-    let every = (total / 10).max(1);
-    if !std::io::stderr().is_terminal() && (done.is_multiple_of(every) || done == total) {
-        let el = started.elapsed().as_secs_f64();
-        let eta = el / done.max(1) as f64 * (total - done.min(total)) as f64;
-        eprintln!("{what}: step {done}/{total} loss {loss:.4} ({el:.0} s, eta {eta:.0} s)");
-    }
-}
-
-fn bar(n: usize, prefix: String, progress: bool) -> Result<ProgressBar> {
-    let pb = if progress {
-        ProgressBar::new(n as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
-        )
-        .map_err(|e| CragError::Runtime(e.to_string()))?
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix);
-    Ok(pb)
 }
 
 /// Spans of a document's entities.
@@ -435,15 +397,6 @@ pub fn train(
     })
 }
 
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| CragError::Runtime(e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| CragError::io(format!("writing {}", path.display()), e))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
 fn type_counts(docs: &[Document]) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for t in EntityType::ALL {
@@ -687,11 +640,7 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
     std::fs::create_dir_all(&r.out)
         .map_err(|e| CragError::io(format!("creating {}", r.out.display()), e))?;
     write_json(&r.out.join("metrics.json"), &metrics)?;
-    let mut f = std::fs::File::create(r.out.join("history.jsonl"))
-        .map_err(|e| CragError::io("creating history.jsonl", e))?;
-    for h in &trained.history {
-        writeln!(f, "{}", to_json(h)).map_err(|e| CragError::io("writing history", e))?;
-    }
+    write_jsonl(&r.out.join("history.jsonl"), &trained.history)?;
     let series = |name: &str, f: &dyn Fn(&EpochLog) -> f64| Series {
         name: name.to_string(),
         values: trained.history.iter().map(f).collect(),
@@ -776,14 +725,6 @@ mod tests {
                 ("lithium", EntityType::Drug)
             ]
         );
-    }
-
-    #[test]
-    fn schedule_warms_up_and_decays() {
-        assert!((linear_lr(0, 100, 0.1) - 0.1).abs() < 1e-12);
-        assert!((linear_lr(9, 100, 0.1) - 1.0).abs() < 1e-12);
-        assert!(linear_lr(99, 100, 0.1) < 0.02);
-        assert_eq!(linear_lr(1, 1, 0.1), 1.0);
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use crag_core::weights::{Init, ParamSpec};
+use crag_core::weights::{Init, ParamSpec, Weights};
+use crag_core::{CragError, Result};
 use tch::{nn, Tensor};
 
 /// Create one variable per spec under `root` (dotted names become nested paths, so the variable store's names equal
@@ -27,4 +28,50 @@ pub fn vars_from_specs(root: &nn::Path, specs: &[ParamSpec]) -> HashMap<String, 
         params.insert(spec.name.clone(), path.var(leaf, &shape, init));
     }
     params
+}
+
+/// Copy the tensors of `specs` from `w` into the matching variables of `params` (no gradient is recorded).
+pub fn load_params(
+    params: &HashMap<String, Tensor>,
+    specs: &[ParamSpec],
+    w: &Weights,
+) -> Result<()> {
+    tch::no_grad(|| -> Result<()> {
+        for spec in specs {
+            let data = w.get(&spec.name, &spec.shape)?;
+            let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
+            let t = params.get(&spec.name).ok_or_else(|| {
+                CragError::CorruptModel(format!("no variable {} in the network", spec.name))
+            })?;
+            t.shallow_clone().copy_(
+                &Tensor::from_slice(data)
+                    .reshape(&shape)
+                    .to_device(t.device()),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Add the current values of the variables of `specs` to `out` (float32, on the CPU).
+pub fn export_params(
+    params: &HashMap<String, Tensor>,
+    specs: &[ParamSpec],
+    out: &mut Weights,
+) -> Result<()> {
+    for spec in specs {
+        let t = params
+            .get(&spec.name)
+            .ok_or_else(|| {
+                CragError::CorruptModel(format!("no variable {} in the network", spec.name))
+            })?
+            .detach()
+            .to_device(tch::Device::Cpu)
+            .to_kind(tch::Kind::Float)
+            .reshape([-1]);
+        let data = Vec::<f32>::try_from(&t)
+            .map_err(|e| CragError::Runtime(format!("{}: {e}", spec.name)))?;
+        out.insert(spec.name.clone(), spec.shape.clone(), data)?;
+    }
+    Ok(())
 }

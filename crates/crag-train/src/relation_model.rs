@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use crag_core::relation::{RelationConfig, ADR_PREFIX, DRUG_PREFIX};
 use crag_core::weights::Weights;
-use crag_core::{CragError, Result};
+use crag_core::Result;
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::bert_model::BertEncoder;
-use crate::params::vars_from_specs;
+use crate::params::{export_params, load_params, vars_from_specs};
 
 /// One side's tokens: int64 `[B, L]` ids and mask.
 pub struct Tokens {
@@ -22,19 +22,22 @@ pub struct Tokens {
 impl Tokens {
     /// Pad rows of token ids (no special handling: ids already carry [CLS]/[SEP]) into tensors on `device`.
     pub fn from_rows(rows: &[&[i64]], pad_id: u32, device: Device) -> Self {
-        let l = rows.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
-        let mut ids = Vec::with_capacity(rows.len() * l);
-        let mut mask = Vec::with_capacity(rows.len() * l);
-        for r in rows {
-            ids.extend_from_slice(r);
-            ids.extend(std::iter::repeat_n(pad_id as i64, l - r.len()));
-            mask.extend(std::iter::repeat_n(1i64, r.len()));
-            mask.extend(std::iter::repeat_n(0i64, l - r.len()));
-        }
-        let shape = [rows.len() as i64, l as i64];
+        Self::from_batch(
+            &crag_core::text::Batch::from_rows(rows, pad_id as i64),
+            device,
+        )
+    }
+
+    /// The ids and mask of a tokenized batch as tensors on `device`.
+    pub fn from_batch(b: &crag_core::text::Batch, device: Device) -> Self {
+        let shape = [b.batch as i64, b.seq_len as i64];
         Tokens {
-            ids: Tensor::from_slice(&ids).reshape(shape).to_device(device),
-            mask: Tensor::from_slice(&mask).reshape(shape).to_device(device),
+            ids: Tensor::from_slice(&b.input_ids)
+                .reshape(shape)
+                .to_device(device),
+            mask: Tensor::from_slice(&b.attention_mask)
+                .reshape(shape)
+                .to_device(device),
         }
     }
 }
@@ -73,39 +76,14 @@ impl RelationNet {
         w.validate(&self.cfg.param_specs())?;
         self.drug.load(w)?;
         self.adr.load(w)?;
-        tch::no_grad(|| -> Result<()> {
-            for spec in self.cfg.head_specs() {
-                let data = w.get(&spec.name, &spec.shape)?;
-                let shape: Vec<i64> = spec.shape.iter().map(|&d| d as i64).collect();
-                let t = &self.head[&spec.name];
-                t.shallow_clone().copy_(
-                    &Tensor::from_slice(data)
-                        .reshape(&shape)
-                        .to_device(t.device()),
-                );
-            }
-            Ok(())
-        })
+        load_params(&self.head, &self.cfg.head_specs(), w)
     }
 
     /// All parameters as [`Weights`] (for export and checkpoints).
     pub fn weights(&self) -> Result<Weights> {
         let mut w = self.drug.weights()?;
-        let adr = self.adr.weights()?;
-        for n in adr.names() {
-            let a = adr.array(n)?;
-            w.insert(n, a.shape().to_vec(), a.iter().copied().collect())?;
-        }
-        for spec in self.cfg.head_specs() {
-            let t = self.head[&spec.name]
-                .detach()
-                .to_device(Device::Cpu)
-                .to_kind(Kind::Float)
-                .reshape([-1]);
-            let data = Vec::<f32>::try_from(&t)
-                .map_err(|e| CragError::Runtime(format!("{}: {e}", spec.name)))?;
-            w.insert(spec.name.clone(), spec.shape.clone(), data)?;
-        }
+        self.adr.export_into(&mut w)?;
+        export_params(&self.head, &self.cfg.head_specs(), &mut w)?;
         Ok(w)
     }
 

@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::curves::{plot, Series};
+use crate::outputs::{to_json, write_json, write_jsonl};
 use crate::relation_train::{self, encode, predict, report, Encoded, RelTrainConfig};
 
 /// Everything `crag-train relation` needs.
@@ -74,15 +75,6 @@ fn sample(mut v: Vec<RelationExample>, n: Option<usize>, seed: u64) -> Vec<Relat
         }
     }
     v
-}
-
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| CragError::Runtime(e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| CragError::io(format!("writing {}", path.display()), e))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 fn kinds(exs: &[RelationExample]) -> serde_json::Value {
@@ -237,26 +229,8 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         let mut out = Vec::with_capacity(exs.len());
         for chunk in exs.chunks(eb) {
             let batch = |f: &dyn Fn(&Encoded) -> &Vec<i64>| {
-                let l = chunk.iter().map(|e| f(e).len()).max().unwrap_or(1);
-                let mut b = crag_core::text::Batch {
-                    input_ids: vec![],
-                    attention_mask: vec![],
-                    token_type_ids: vec![],
-                    batch: chunk.len(),
-                    seq_len: l,
-                    truncated: vec![false; chunk.len()],
-                };
-                for e in chunk {
-                    let ids = f(e);
-                    b.input_ids.extend_from_slice(ids);
-                    b.input_ids
-                        .extend(std::iter::repeat_n(pad as i64, l - ids.len()));
-                    b.attention_mask.extend(std::iter::repeat_n(1, ids.len()));
-                    b.attention_mask
-                        .extend(std::iter::repeat_n(0, l - ids.len()));
-                    b.token_type_ids.extend(std::iter::repeat_n(0, l));
-                }
-                b
+                let rows: Vec<&[i64]> = chunk.iter().map(|e| f(e).as_slice()).collect();
+                crag_core::text::Batch::from_rows(&rows, pad as i64)
             };
             let p = runtime::run_relation(&mut s, &batch(&|e| &e.drug), &batch(&|e| &e.adr))?;
             out.extend(p.into_iter().map(f64::from));
@@ -343,7 +317,7 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     std::fs::create_dir_all(&r.out)
         .map_err(|e| CragError::io(format!("creating {}", r.out.display()), e))?;
     write_json(&r.out.join("metrics.json"), &metrics)?;
-    write_history(&r.out.join("history.jsonl"), &trained.history)?;
+    write_jsonl(&r.out.join("history.jsonl"), &trained.history)?;
     write_predictions(
         &r.out.join("predictions_test.tsv"),
         &[("hard", &test_hard, &p_th), ("card", &test_card, &p_tc)],
@@ -397,15 +371,6 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         }
         None => Ok(None),
     }
-}
-
-fn write_history(path: &Path, history: &[relation_train::EpochLog]) -> Result<()> {
-    let mut f = std::fs::File::create(path)
-        .map_err(|e| CragError::io(format!("creating {}", path.display()), e))?;
-    for h in history {
-        writeln!(f, "{}", to_json(h)).map_err(|e| CragError::io("writing history", e))?;
-    }
-    Ok(())
 }
 
 fn write_predictions(path: &Path, sets: &[(&str, &Vec<RelationExample>, &Vec<f64>)]) -> Result<()> {

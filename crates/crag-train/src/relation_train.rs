@@ -10,13 +10,13 @@ use crag_core::relation;
 use crag_core::text::{TextTokenizer, ADR_CLOSE, ADR_OPEN, DRUG_CLOSE, DRUG_OPEN};
 use crag_core::weights::Weights;
 use crag_core::{CragError, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
+use crate::progress::{bar, linear_lr, log_line};
 use crate::relation_model::{binary_loss, info_nce_masked, RelationNet, Tokens};
 
 /// One tokenized example.
@@ -185,16 +185,6 @@ pub struct Trained {
     pub seconds: f64,
 }
 
-fn linear_lr(step: usize, total: usize, warmup_frac: f64) -> f64 {
-    let warm = ((total as f64 * warmup_frac).ceil() as usize).max(1);
-    if step < warm {
-        (step + 1) as f64 / warm as f64
-    } else {
-        let rest = (total - warm).max(1) as f64;
-        (1.0 - (step - warm) as f64 / rest).max(0.0)
-    }
-}
-
 fn pair_tokens(exs: &[&Encoded], pad: u32, device: Device) -> (Tokens, Tokens) {
     let d: Vec<&[i64]> = exs.iter().map(|e| e.drug.as_slice()).collect();
     let a: Vec<&[i64]> = exs.iter().map(|e| e.adr.as_slice()).collect();
@@ -234,34 +224,6 @@ pub fn predict(
 
 fn labels(exs: &[Encoded]) -> Vec<bool> {
     exs.iter().map(|e| e.label).collect()
-}
-
-fn bar(n: usize, prefix: String, progress: bool) -> Result<ProgressBar> {
-    let pb = if progress {
-        ProgressBar::new(n as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
-        )
-        .map_err(|e| CragError::Runtime(e.to_string()))?
-        .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix);
-    Ok(pb)
-}
-
-/// Progress for logs that are not a terminal (indicatif draws nothing there): a line at every tenth of an epoch.
-fn log_line(what: &str, done: usize, total: usize, loss: f64, started: Instant) {
-    use std::io::IsTerminal;
-    let every = (total / 10).max(1);
-    if !std::io::stderr().is_terminal() && (done.is_multiple_of(every) || done == total) {
-        let el = started.elapsed().as_secs_f64();
-        let eta = el / done.max(1) as f64 * (total - done.min(total)) as f64;
-        eprintln!("{what}: step {done}/{total} loss {loss:.4} ({el:.0} s, eta {eta:.0} s)");
-    }
 }
 
 /// Train from `init` weights. `annotated` holds every folded annotated (drug, effect) pair of the corpus (InfoNCE
@@ -477,19 +439,4 @@ pub fn train(
         threshold,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn linear_schedule_warms_up_then_decays_to_zero() {
-        let total = 100;
-        assert!((linear_lr(0, total, 0.1) - 0.1).abs() < 1e-12);
-        assert!((linear_lr(9, total, 0.1) - 1.0).abs() < 1e-12);
-        assert!(linear_lr(50, total, 0.1) < 1.0);
-        assert!(linear_lr(99, total, 0.1) < 0.02);
-        assert_eq!(linear_lr(200, total, 0.1), 0.0);
-    }
 }

@@ -42,11 +42,7 @@ fn tiny(tok: &TextTokenizer) -> RelationConfig {
 }
 
 fn tokens(b: &crag_core::text::Batch) -> Tokens {
-    let shape = [b.batch as i64, b.seq_len as i64];
-    Tokens {
-        ids: Tensor::from_slice(&b.input_ids).reshape(shape),
-        mask: Tensor::from_slice(&b.attention_mask).reshape(shape),
-    }
+    Tokens::from_batch(b, Device::Cpu)
 }
 
 const DRUGS: [&str; 3] = [
