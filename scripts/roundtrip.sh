@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DB round trip of the trainer: train a tiny DTI/ADR model on the shared data, publish it with --database-url into a
+# DB round trip of the trainer: train tiny DTI/ADR, relation and extractor models on the shared data, publish it with --database-url into a
 # temporary PostgreSQL cluster that has the installed extension, then check from SQL that
 # crag_dti(crag_drug_features(smiles), crag_protein_features(sequence)) equals the trainer's own predictions.
 set -euo pipefail
@@ -50,3 +50,37 @@ read -r n maxdiff <<<"$result"
 echo "relation round trip: $n test pairs, max |crag_score - trainer| = $maxdiff"
 awk -v d="$maxdiff" -v n="$n" 'BEGIN { exit !(n == 80 && d <= 1e-5) }' || { echo "relation round trip FAILED"; exit 1; }
 echo "relation round trip passed"
+
+# The extractor (NER + relation head): a tiny crag-train ner --relations run (float32 graph) published into the
+# same cluster; crag_extract_entities and crag_extract_relations on the trainer's first 20 dev abstracts must give
+# the trainer's own mentions and relations (same spans, types and labels; scores within 1e-4).
+cargo run -q --release -p crag-train -- ner --bc5cdr "$DATA/bc5cdr" --ade-dir "$DATA/ade_corpus_v2" --relations \
+  --out "$work/extractor" --max-train 32 --max-dev 4 --synthetic 20 --epochs 1 --precision f32 --device cpu --quiet \
+  --database-url "$url" --activate 2>&1 | tail -n 1
+psql_ -c "CREATE TABLE ex_pred (j jsonb)"
+psql_ -c "\\copy ex_pred FROM '$work/extractor/predictions_dev.jsonl' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
+result=$(psql_ -tA -F ' ' <<'SQL'
+WITH want_e AS (SELECT (j->>'doc')::int AS doc, (e->>'start')::int AS s, (e->>'end')::int AS t, e->>'entity_type' AS ty,
+                       (e->>'score')::float8 AS sc FROM ex_pred, jsonb_array_elements(j->'entities') e),
+     got_e AS (SELECT (j->>'doc')::int AS doc, x.start_pos AS s, x.end_pos AS t, x.entity_type AS ty, x.score AS sc
+                 FROM ex_pred, crag.crag_extract_entities(j->>'text') x),
+     want_r AS (SELECT (j->>'doc')::int AS doc, (r->'head'->>'start')::int AS hs, (r->'tail'->>'start')::int AS ts,
+                       r->>'relation' AS rel, (r->>'score')::float8 AS sc FROM ex_pred, jsonb_array_elements(j->'relations') r),
+     got_r AS (SELECT (j->>'doc')::int AS doc, x.head_start AS hs, x.tail_start AS ts, x.relation AS rel, x.score AS sc
+                 FROM ex_pred, crag.crag_extract_relations(j->>'text') x)
+SELECT (SELECT count(*) FROM want_e),
+       (SELECT count(*) FROM ((SELECT doc, s, t, ty FROM want_e EXCEPT SELECT doc, s, t, ty FROM got_e)
+                              UNION ALL (SELECT doc, s, t, ty FROM got_e EXCEPT SELECT doc, s, t, ty FROM want_e)) d),
+       (SELECT coalesce(max(abs(w.sc - g.sc)), 0) FROM want_e w JOIN got_e g USING (doc, s, t, ty)),
+       (SELECT count(*) FROM want_r),
+       (SELECT count(*) FROM ((SELECT doc, hs, ts, rel FROM want_r EXCEPT SELECT doc, hs, ts, rel FROM got_r)
+                              UNION ALL (SELECT doc, hs, ts, rel FROM got_r EXCEPT SELECT doc, hs, ts, rel FROM want_r)) d),
+       (SELECT coalesce(max(abs(w.sc - g.sc)), 0) FROM want_r w JOIN got_r g USING (doc, hs, ts, rel))
+SQL
+)
+read -r ne de se nr dr sr <<<"$result"
+echo "extractor round trip: $ne entities ($de differ, max |Δscore| $se), $nr relations ($dr differ, max |Δscore| $sr)"
+awk -v ne="$ne" -v de="$de" -v se="$se" -v nr="$nr" -v dr="$dr" -v sr="$sr" \
+  'BEGIN { exit !(ne > 0 && de == 0 && se <= 1e-4 && dr == 0 && sr <= 1e-4) }' \
+  || { echo "extractor round trip FAILED"; exit 1; }
+echo "extractor round trip passed"

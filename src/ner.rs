@@ -1,13 +1,15 @@
 //! SQL entry points for medical NER/RE: entity extraction with the trained NER model (`crag_extract_entities` and
-//! its batch form), seeded synthetic clinical notes (`crag_synth_notes`) and the evaluation of predicted
+//! its batch form), relation extraction with its relation head (`crag_extract_relations` and its batch form), seeded
+//! synthetic clinical notes (`crag_synth_notes`) and the evaluation of predicted
 //! annotations against gold ones (`crag_ner_evaluate`). The logic is crag-core's
 //! `ner` module; the JSON layout is the NER/RE guide's (entities `{id, text, type, start, end}` with
 //! character offsets, relations `{type, head, tail}` with full entity objects).
 
+use crag_core::ner::relate::FoundRelation;
 use crag_core::ner::synth::{Generator, GeneratorConfig};
 use crag_core::ner::tagging::Mention;
 use crag_core::ner::{evaluate, Document, MatchMode};
-use crag_core::runtime::extract_entities;
+use crag_core::runtime::{extract_entities, extract_relations};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -199,6 +201,157 @@ fn crag_extract_entities_batch(
                     m.entity_type.to_string(),
                     m.score,
                 )
+            })
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Entities, then relations among them, of texts with the active version of extractor `model` (an NER model
+/// with a relation head), `crag.batch_size` rows per ONNX Runtime call, checking for query cancel between calls.
+fn relations(model: &str, texts: &[&str]) -> PgResult<Vec<Vec<FoundRelation>>> {
+    let batch = gucs::batch_size();
+    with_model(model, "ner", |m| {
+        let assets = m
+            .ner
+            .as_ref()
+            .ok_or_else(|| PgError::invalid("not an NER model"))?;
+        if assets.cfg.relations.is_none() {
+            return Err(PgError::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("NER model \"{model}\" has no relation head"),
+            )
+            .hint("train one with crag-train ner --relations, or use crag_extract_entities"));
+        }
+        let cancel = || {
+            pgrx::check_for_interrupts!();
+            Ok(())
+        };
+        let mentions = extract_entities(
+            &mut m.session,
+            &assets.tokenizer,
+            &assets.cfg,
+            texts,
+            batch,
+            cancel,
+        )?;
+        Ok(extract_relations(
+            &mut m.session,
+            &assets.tokenizer,
+            &assets.cfg,
+            texts,
+            &mentions,
+            batch,
+            cancel,
+        )?)
+    })
+}
+
+/// One output row of the relation functions.
+type RelationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    f64,
+    i32,
+    i32,
+    i32,
+    i32,
+);
+
+fn relation_row(r: FoundRelation) -> RelationRow {
+    (
+        r.head.text,
+        r.head.entity_type.to_string(),
+        r.relation.to_string(),
+        r.tail.text,
+        r.tail.entity_type.to_string(),
+        f64::from(r.score),
+        int(r.head.start),
+        int(r.head.end),
+        int(r.tail.start),
+        int(r.tail.end),
+    )
+}
+
+/// Relations in `text` found by the active version of extractor `model`: its entities
+/// (`crag_extract_entities`), then every pair of them that some relation type allows (treats: Drug → Disease;
+/// causes: Disease → Symptom; indicates: Lab_Test/Symptom → Disease; prevents: Drug/Procedure → Disease;
+/// adverse_effect: Drug → Disease/Symptom) within a few consecutive sentences, classified by the model's relation
+/// head. One row per relation whose probability reaches the model's threshold, with the mentions' char offsets
+/// (0-based start, exclusive end, as in `crag_extract_entities`). An empty text is an error (22023); a model
+/// without a relation head is 0A000.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, strict, parallel_safe, cost = 20000)]
+fn crag_extract_relations(
+    text: &str,
+    model: default!(&str, "'ner'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(head, String),
+        name!(head_type, String),
+        name!(relation, String),
+        name!(tail, String),
+        name!(tail_type, String),
+        name!(score, f64),
+        name!(head_start, i32),
+        name!(head_end, i32),
+        name!(tail_start, i32),
+        name!(tail_end, i32),
+    ),
+> {
+    non_blank("text", text).or_raise();
+    let found = relations(model, &[text]).or_raise();
+    TableIterator::new(found.into_iter().flatten().map(relation_row))
+}
+
+/// `crag_extract_relations` over an array of texts, batched together; `doc` is the 1-based array position. NULL
+/// elements give no rows; an empty element is an error naming it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, strict, parallel_safe, cost = 200000)]
+fn crag_extract_relations_batch(
+    texts: Vec<Option<String>>,
+    model: default!(&str, "'ner'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(doc, i32),
+        name!(head, String),
+        name!(head_type, String),
+        name!(relation, String),
+        name!(tail, String),
+        name!(tail_type, String),
+        name!(score, f64),
+        name!(head_start, i32),
+        name!(head_end, i32),
+        name!(tail_start, i32),
+        name!(tail_end, i32),
+    ),
+> {
+    let mut present = Vec::new();
+    let mut refs = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        if let Some(t) = t {
+            non_blank(&format!("texts[{}]", i + 1), t).or_raise();
+            present.push(i);
+            refs.push(t.as_str());
+        }
+    }
+    let found = if refs.is_empty() {
+        vec![]
+    } else {
+        relations(model, &refs).or_raise()
+    };
+    let rows: Vec<_> = present
+        .into_iter()
+        .zip(found)
+        .flat_map(|(i, rs)| {
+            rs.into_iter().map(move |r| {
+                let (h, ht, rel, t, tt, sc, hs, he, ts, te) = relation_row(r);
+                (int(i + 1), h, ht, rel, t, tt, sc, hs, he, ts, te)
             })
         })
         .collect();

@@ -722,3 +722,152 @@ fn crag_extract_entities_bad_input_gets_clear_errors() {
     let e = sqlstate_of("SELECT crag.crag_score('a', 'b', 'ner')").unwrap();
     assert!(e.contains("is a ner model; this function needs a relation model"), "{e}");
 }
+
+/// Register a seeded extractor (NER + relation head, windows of 64 so marked pairs fit) under `name`.
+fn install_extractor(
+    name: &str,
+    seed: u64,
+) -> (
+    Weights,
+    crag_core::ner::model::NerConfig,
+    crag_core::text::TextTokenizer,
+) {
+    let head = crag_core::ner::model::RelationHead {
+        threshold: 0.2,
+        ..crag_core::ner::model::RelationHead::new(8)
+    };
+    let (art, w, cfg) = crag_core::artifacts::seeded_extractor(
+        name,
+        &minilm_tokenizer(),
+        tiny_encoder(),
+        64,
+        Some(head),
+        seed,
+    )
+    .unwrap();
+    import_artifacts(&art, true).unwrap_or_else(|e| panic!("import failed: {e:?}"));
+    let tok =
+        crag_core::text::TextTokenizer::from_bytes_plain(art.tokenizer.as_ref().unwrap(), 64)
+            .unwrap();
+    (w, cfg, tok)
+}
+
+/// Relations by the ndarray reference (entities, then pairs), as SQL rows would give them.
+fn relation_reference(
+    cfg: &crag_core::ner::model::NerConfig,
+    w: &Weights,
+    tok: &crag_core::text::TextTokenizer,
+    texts: &[&str],
+) -> Vec<Vec<crag_core::ner::relate::FoundRelation>> {
+    let ms = crag_core::ner::tagging::extract(tok, cfg, texts, 4, |i, m, b, l| {
+        crag_core::ner::model::reference_forward(cfg, w, i, m, b, l)
+    })
+    .unwrap();
+    crag_core::ner::relate::extract_relations(tok, cfg, texts, &ms, 3, |i, m, p, _, l| {
+        crag_core::ner::model::reference_relation_logits(cfg, w, i, m, p, l)
+    })
+    .unwrap()
+}
+
+const RE_TEXTS: [&str; 2] = [
+    "Hépatite sévère après amoxicilline 😀; the rash resolved when carbamazepine was stopped. Fever indicated \
+     pneumonia and aspirin was given.",
+    "Lithium toxicity with tremor and renal failure was treated with haemodialysis. Creatinine rose.",
+];
+
+#[pg_test]
+fn crag_extract_relations_equals_reference_pipeline() {
+    // A seed whose untrained model finds relations in both texts, so the comparison is not vacuous.
+    let (mut w, mut cfg, mut tok) = install_extractor("ner", 1);
+    let mut want = relation_reference(&cfg, &w, &tok, &RE_TEXTS);
+    for seed in 2..40 {
+        if want.iter().all(|r| !r.is_empty()) {
+            break;
+        }
+        (w, cfg, tok) = install_extractor("ner", seed);
+        want = relation_reference(&cfg, &w, &tok, &RE_TEXTS);
+    }
+    assert!(want.iter().all(|r| !r.is_empty()), "no seed gave relations");
+    Spi::run("SET crag.batch_size = 3").unwrap();
+    for (d, text) in RE_TEXTS.iter().enumerate() {
+        let j = Spi::get_one_with_args::<pgrx::JsonB>(
+            "SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') FROM crag.crag_extract_relations($1) t",
+            &[(*text).into()],
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        let got = j.as_array().unwrap();
+        assert_eq!(got.len(), want[d].len(), "text {d}: {j}");
+        for (g, r) in got.iter().zip(&want[d]) {
+            assert_eq!(g["head"], r.head.text.as_str());
+            assert_eq!(g["head_type"], r.head.entity_type.as_str());
+            assert_eq!(g["relation"], r.relation.as_str());
+            assert_eq!(g["tail"], r.tail.text.as_str());
+            assert_eq!(g["tail_type"], r.tail.entity_type.as_str());
+            assert_eq!(g["head_start"].as_u64(), Some(r.head.start as u64));
+            assert_eq!(g["tail_end"].as_u64(), Some(r.tail.end as u64));
+            assert!((g["score"].as_f64().unwrap() - f64::from(r.score)).abs() < 1e-4);
+            assert!(r.relation.allows(r.head.entity_type, r.tail.entity_type));
+        }
+        // Char offsets: the mentions are the substrings they name.
+        let ok = Spi::get_one_with_args::<bool>(
+            "SELECT bool_and(substr($1, head_start + 1, head_end - head_start) = head \
+                 AND substr($1, tail_start + 1, tail_end - tail_start) = tail) \
+             FROM crag.crag_extract_relations($1)",
+            &[(*text).into()],
+        )
+        .unwrap();
+        assert_eq!(ok, Some(true));
+    }
+    // Batch form: the same rows per document; NULL elements give none.
+    let n = |q: &str| Spi::get_one_with_args::<i64>(q, &[RE_TEXTS[0].into(), RE_TEXTS[1].into()]).unwrap();
+    assert_eq!(
+        n("SELECT count(*) FROM crag.crag_extract_relations_batch(ARRAY[$1, NULL, $2]) WHERE doc = 1"),
+        Some(want[0].len() as i64)
+    );
+    assert_eq!(
+        n("SELECT count(*) FROM crag.crag_extract_relations_batch(ARRAY[$1, NULL, $2]) WHERE doc = 3"),
+        Some(want[1].len() as i64)
+    );
+    assert_eq!(
+        n("SELECT count(*) FROM crag.crag_extract_relations_batch(ARRAY[$1, NULL, $2]) WHERE doc = 2"),
+        Some(0)
+    );
+    Spi::run("RESET crag.batch_size").unwrap();
+}
+
+#[pg_test]
+fn crag_extract_relations_bad_input_gets_clear_errors() {
+    install_extractor("ner", 3);
+    install_ner("tagger", 3);
+    let cases = [
+        ("SELECT * FROM crag.crag_extract_relations('')", "22023: crag: text is empty"),
+        (
+            "SELECT * FROM crag.crag_extract_relations_batch(ARRAY['ok', ' '])",
+            "22023: crag: texts[2] is empty",
+        ),
+        (
+            "SELECT * FROM crag.crag_extract_relations('fever', 'nope')",
+            "42704: crag: model \"nope\" does not exist",
+        ),
+        (
+            "SELECT * FROM crag.crag_extract_relations('fever after aspirin', 'tagger')",
+            "0A000: crag: NER model \"tagger\" has no relation head",
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(sqlstate_of(q).as_deref(), Some(want), "{q}");
+    }
+    assert_eq!(
+        Spi::get_one::<i64>("SELECT count(*) FROM crag.crag_extract_relations(NULL)").unwrap(),
+        Some(0),
+        "strict: NULL in, no rows"
+    );
+    // The entity-only model still extracts entities.
+    assert!(
+        Spi::get_one::<i64>("SELECT count(*) FROM crag.crag_extract_entities('fever after aspirin', 'tagger')")
+            .unwrap()
+            .is_some()
+    );
+}

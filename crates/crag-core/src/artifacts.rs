@@ -364,14 +364,29 @@ pub fn seeded_ner(
     max_len: usize,
     seed: u64,
 ) -> Result<(ModelArtifacts, Weights, crate::ner::model::NerConfig)> {
+    seeded_extractor(name, tokenizer_json, encoder, max_len, None, seed)
+}
+
+/// [`seeded_ner`] with an optional relation head (seeded too).
+pub fn seeded_extractor(
+    name: &str,
+    tokenizer_json: &[u8],
+    encoder: crate::bert::BertConfig,
+    max_len: usize,
+    relations: Option<crate::ner::model::RelationHead>,
+    seed: u64,
+) -> Result<(ModelArtifacts, Weights, crate::ner::model::NerConfig)> {
     let tok = crate::text::TextTokenizer::from_bytes_plain(tokenizer_json, max_len)?;
-    let cfg = crate::ner::model::NerConfig::new(
-        crate::bert::BertConfig {
-            vocab_size: tok.vocab_size(),
-            ..encoder
-        },
-        max_len,
-    );
+    let cfg = crate::ner::model::NerConfig {
+        relations,
+        ..crate::ner::model::NerConfig::new(
+            crate::bert::BertConfig {
+                vocab_size: tok.vocab_size(),
+                ..encoder
+            },
+            max_len,
+        )
+    };
     let weights = Weights::seeded(&cfg.param_specs(), seed);
     let onnx = crate::ner::model::export_onnx(&cfg, &weights)?;
     let art = ModelArtifacts {

@@ -327,7 +327,8 @@ pub fn load_hf_dir(dir: &Path, prefix: &str) -> Result<(BertConfig, Weights)> {
     Ok((cfg, w))
 }
 
-fn gelu(x: f32) -> f32 {
+/// Exact GELU, `0.5 x (1 + erf(x / √2))` (PyTorch's default).
+pub fn gelu(x: f32) -> f32 {
     let x = x as f64;
     (0.5 * x * (1.0 + statrs::function::erf::erf(x / std::f64::consts::SQRT_2))) as f32
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 use ndarray::{Array2, ArrayView2};
 use once_cell::sync::OnceCell;
 use ort::environment::Environment;
-use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::session::builder::GraphOptimizationLevel;
+/// An ONNX Runtime session (re-exported so callers need no direct `ort` dependency).
+pub use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::dti::{io, PairScorer};
@@ -300,12 +302,21 @@ pub fn run_ner(
     let bad = |e: ndarray::ShapeError| CragError::invalid(format!("NER batch: {e}"));
     let ids = Array2::from_shape_vec(shape, input_ids.to_vec()).map_err(bad)?;
     let mask = Array2::from_shape_vec(shape, attention_mask.to_vec()).map_err(bad)?;
-    let outputs = session
-        .run(ort::inputs![
-            nio::INPUT_IDS => TensorRef::from_array_view(ids.view()).map_err(rt("ids"))?,
-            nio::ATTENTION_MASK => TensorRef::from_array_view(mask.view()).map_err(rt("mask"))?,
-        ])
-        .map_err(rt("running the NER model"))?;
+    // An extractor with a relation head also takes pair positions; zeros when only entities are wanted.
+    let pairs = Array2::<i64>::zeros((batch, 2));
+    let mut inputs = ort::inputs![
+        nio::INPUT_IDS => TensorRef::from_array_view(ids.view()).map_err(rt("ids"))?,
+        nio::ATTENTION_MASK => TensorRef::from_array_view(mask.view()).map_err(rt("mask"))?,
+    ];
+    if session.inputs().iter().any(|i| i.name() == nio::PAIR_INDEX) {
+        inputs.push((
+            nio::PAIR_INDEX.into(),
+            TensorRef::from_array_view(pairs.view())
+                .map_err(rt("pair index"))?
+                .into(),
+        ));
+    }
+    let outputs = session.run(inputs).map_err(rt("running the NER model"))?;
     let arr = outputs
         .get(nio::LOGITS)
         .ok_or_else(|| CragError::CorruptModel(format!("model has no output \"{}\"", nio::LOGITS)))?
@@ -331,4 +342,64 @@ pub fn extract_entities(
         between()?;
         run_ner(session, ids, mask, b, l)
     })
+}
+
+/// Run the relation head of an extractor graph: relation logits `[batch, n_relation_labels]` for row-major
+/// `[batch, seq]` ids and mask and the head/tail marker positions of each row.
+pub fn run_relation_head(
+    session: &mut Session,
+    input_ids: &[i64],
+    attention_mask: &[i64],
+    pair_index: &[[i64; 2]],
+    batch: usize,
+    seq_len: usize,
+) -> Result<Array2<f32>> {
+    use crate::ner::model::io as nio;
+    let shape = (batch, seq_len);
+    let bad = |e: ndarray::ShapeError| CragError::invalid(format!("relation batch: {e}"));
+    let ids = Array2::from_shape_vec(shape, input_ids.to_vec()).map_err(bad)?;
+    let mask = Array2::from_shape_vec(shape, attention_mask.to_vec()).map_err(bad)?;
+    let flat: Vec<i64> = pair_index.iter().flatten().copied().collect();
+    let pairs = Array2::from_shape_vec((batch, 2), flat).map_err(bad)?;
+    let outputs = session
+        .run(ort::inputs![
+            nio::INPUT_IDS => TensorRef::from_array_view(ids.view()).map_err(rt("ids"))?,
+            nio::ATTENTION_MASK => TensorRef::from_array_view(mask.view()).map_err(rt("mask"))?,
+            nio::PAIR_INDEX => TensorRef::from_array_view(pairs.view()).map_err(rt("pair index"))?,
+        ])
+        .map_err(rt("running the relation head"))?;
+    let arr = outputs
+        .get(nio::RELATION_LOGITS)
+        .ok_or_else(|| {
+            CragError::CorruptModel(format!("model has no output \"{}\"", nio::RELATION_LOGITS))
+        })?
+        .try_extract_array::<f32>()
+        .map_err(rt(nio::RELATION_LOGITS))?;
+    arr.into_dimensionality::<ndarray::Ix2>()
+        .map(|a| a.to_owned())
+        .map_err(|e| CragError::CorruptModel(format!("output {}: {e}", nio::RELATION_LOGITS)))
+}
+
+/// Extract relations among given mentions with an extractor graph (see
+/// [`crate::ner::relate::extract_relations`]); `between` runs before every session call.
+pub fn extract_relations(
+    session: &mut Session,
+    tok: &crate::text::TextTokenizer,
+    cfg: &crate::ner::model::NerConfig,
+    texts: &[&str],
+    mentions: &[Vec<crate::ner::tagging::Mention>],
+    batch: usize,
+    mut between: impl FnMut() -> Result<()>,
+) -> Result<Vec<Vec<crate::ner::relate::FoundRelation>>> {
+    crate::ner::relate::extract_relations(
+        tok,
+        cfg,
+        texts,
+        mentions,
+        batch,
+        |ids, mask, idx, b, l| {
+            between()?;
+            run_relation_head(session, ids, mask, idx, b, l)
+        },
+    )
 }

@@ -134,3 +134,91 @@ fn minilm_ner_matches_reference_and_extraction_agrees() {
         }
     }
 }
+
+#[test]
+fn extractor_relation_head_matches_reference_and_reads_back() {
+    use crag_core::ner::model::RelationHead;
+    let cfg = NerConfig {
+        relations: Some(RelationHead::new(8)),
+        ..NerConfig::new(
+            BertConfig {
+                vocab_size: 40,
+                hidden_size: 16,
+                num_layers: 2,
+                num_heads: 2,
+                intermediate_size: 32,
+                max_position: 24,
+                type_vocab_size: 2,
+                layer_norm_eps: 1e-12,
+            },
+            16,
+        )
+    };
+    let w = Weights::seeded(&cfg.param_specs(), 12);
+    let ids = [1, 5, 7, 2, 0, 0, 1, 30, 31, 32, 33, 2];
+    let mask = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1];
+    let pairs = [[1, 2], [4, 1]];
+    let want = model::reference_relation_logits(&cfg, &w, &ids, &mask, &pairs, 6).unwrap();
+    assert_eq!(want.shape(), &[2, 6]);
+    let f32_graph = model::export_onnx(&cfg, &w).unwrap();
+    let mut s = session(&f32_graph);
+    let got = runtime::run_relation_head(&mut s, &ids, &mask, &pairs, 2, 6).unwrap();
+    let diff = max_diff(got.as_slice().unwrap(), want.as_slice().unwrap());
+    println!("tiny relation head f32: max |ORT - reference| = {diff:e}");
+    assert!(diff <= 1e-5, "relation head differs by {diff}");
+    // The token logits are unchanged by the extra head, and entity-only calls still work.
+    let ner_want = model::reference_forward(&cfg, &w, &ids, &mask, 2, 6).unwrap();
+    let ner_got = runtime::run_ner(&mut s, &ids, &mask, 2, 6).unwrap();
+    assert!(max_diff(ner_got.as_slice().unwrap(), ner_want.as_slice().unwrap()) <= 1e-5);
+    // Different pairs give different logits (the index is used).
+    let other = runtime::run_relation_head(&mut s, &ids, &mask, &[[2, 1], [1, 4]], 2, 6).unwrap();
+    assert!(max_diff(other.as_slice().unwrap(), got.as_slice().unwrap()) > 1e-4);
+
+    // int8 graph = reference on int8 round-tripped weights.
+    let int8 = NerConfig {
+        precision: WeightPrecision::Int8,
+        ..cfg.clone()
+    };
+    let wq = w.int8_round_trip(&int8.int8_matrix_names()).unwrap();
+    let int8_graph = model::export_onnx(&int8, &w).unwrap();
+    let mut sq = session(&int8_graph);
+    let got_q = runtime::run_relation_head(&mut sq, &ids, &mask, &pairs, 2, 6).unwrap();
+    let want_q = model::reference_relation_logits(&int8, &wq, &ids, &mask, &pairs, 6).unwrap();
+    assert!(max_diff(got_q.as_slice().unwrap(), want_q.as_slice().unwrap()) <= 1e-5);
+
+    // Weights read back from the graphs: exact from float32, the int8 round trip from int8.
+    let specs = cfg.param_specs();
+    let back = crag_core::onnx::weights_from_onnx(&f32_graph, &specs).unwrap();
+    let back_q = crag_core::onnx::weights_from_onnx(&int8_graph, &specs).unwrap();
+    for spec in &specs {
+        if spec.name.ends_with("token_type_embeddings.weight") {
+            // Exported as row 0 only (segment 0 is the only one used).
+            let h = spec.shape[1];
+            assert_eq!(
+                &back.get(&spec.name, &spec.shape).unwrap()[..h],
+                &w.get(&spec.name, &spec.shape).unwrap()[..h]
+            );
+            continue;
+        }
+        assert_eq!(
+            back.get(&spec.name, &spec.shape).unwrap(),
+            w.get(&spec.name, &spec.shape).unwrap(),
+            "{}",
+            spec.name
+        );
+        assert_eq!(
+            back_q.get(&spec.name, &spec.shape).unwrap(),
+            wq.get(&spec.name, &spec.shape).unwrap(),
+            "{}",
+            spec.name
+        );
+    }
+    let entity_only = NerConfig::new(cfg.encoder.clone(), 16);
+    let plain = model::export_onnx(
+        &entity_only,
+        &Weights::seeded(&entity_only.param_specs(), 1),
+    )
+    .unwrap();
+    assert!(crag_core::onnx::weights_from_onnx(&plain, &specs).is_err());
+    assert!(runtime::run_relation_head(&mut session(&plain), &ids, &mask, &pairs, 2, 6).is_err());
+}

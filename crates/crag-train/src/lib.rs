@@ -14,6 +14,8 @@ pub mod outputs;
 pub mod params;
 pub mod progress;
 pub mod publish;
+pub mod re_data;
+pub mod re_eval;
 pub mod relation_model;
 pub mod relation_run;
 pub mod relation_train;

@@ -230,9 +230,13 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Write seeded synthetic clinical notes with NER/RE annotations (guide format, JSONL or instruction tuning).
-    /// Train the NER token classifier on BC5CDR (+ synthetic notes, + ADE spans), select on BC5CDR dev, export it.
+    /// Train the NER token classifier (and with --relations its relation head) on BC5CDR (+ synthetic notes,
+    /// + ADE Corpus V2), select on BC5CDR dev, export it.
     Ner(crag_train::ner_train::NerArgs),
+    /// Evaluate an extractor's relations (BC5CDR dev CID, ADE Corpus V2 test, held-out synthetic notes) through
+    /// ONNX Runtime.
+    ExtractEval(crag_train::re_eval::ExtractEvalArgs),
+    /// Write seeded synthetic clinical notes with NER/RE annotations (guide format, JSONL or instruction tuning).
     Synth(crag_train::ner_cli::SynthArgs),
     /// Evaluate NER/RE predictions against gold documents (per type, micro, macro; strict/lenient relations).
     Eval(crag_train::ner_cli::EvalArgs),
@@ -440,6 +444,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             let device = parse_device(&args.device);
             crag_train::ner_train::run(&args.into_run(device)).map(|_| ())
         }
+        Command::ExtractEval(args) => crag_train::re_eval::extract_eval(&args),
         Command::Synth(args) => crag_train::ner_cli::synth(&args),
         Command::Eval(args) => crag_train::ner_cli::eval(&args),
     }

@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use crag_core::artifacts::{ModelArtifacts, ModelMeta};
 use crag_core::bert;
-use crag_core::data::ade::read_ade_corpus;
-use crag_core::data::pubtator::{read_pubtator, BC5CDR_DEV, BC5CDR_TRAIN};
-use crag_core::ner::model::{self, NerConfig};
+use crag_core::data::ade::{read_ade_corpus, split_by_pmid, AdeSentence};
+use crag_core::data::pubtator::{read_pubtator, PubtatorDoc, BC5CDR_DEV, BC5CDR_TRAIN};
+use crag_core::ner::model::{self, NerConfig, RelationHead};
 use crag_core::ner::schema::{Document, EntityType};
 use crag_core::ner::synth::{self, GeneratorConfig};
 use crag_core::ner::tagging::{self, Framing, LabeledWindow, Span, TagSet, IGNORE};
@@ -39,9 +39,16 @@ use serde_json::json;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use crate::curves::{plot, Series};
-use crate::ner_model::{token_loss, NerNet};
+use crate::ner_model::{partial_label_loss, token_loss, NerNet};
 use crate::outputs::{to_json, write_json, write_jsonl};
 use crate::progress::{bar, linear_lr, log_line};
+use crate::re_data::{
+    ade_examples, bc5cdr_examples, synthetic_examples, PairExample, SourceCounts,
+};
+use crate::re_eval::{cid_eval, tune_cid_threshold, TchExtractor};
+
+/// Train/validation/test fractions of the ADE Corpus V2 PMID split (the same as `crag-train relation`).
+pub const ADE_FRACTIONS: (f64, f64, f64) = (0.8, 0.1, 0.1);
 
 /// Training settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +73,10 @@ pub struct NerTrainConfig {
     pub dropout: f64,
     /// Windows per forward pass when evaluating.
     pub eval_batch: usize,
+    /// Relation rows per step, trained beside each entity batch (relation head only).
+    pub re_batch: usize,
+    /// Weight of the relation loss in the sum with the token loss.
+    pub re_weight: f64,
 }
 
 impl Default for NerTrainConfig {
@@ -81,6 +92,8 @@ impl Default for NerTrainConfig {
             weight_decay: 0.01,
             dropout: 0.1,
             eval_batch: 32,
+            re_batch: 16,
+            re_weight: 0.5,
         }
     }
 }
@@ -98,6 +111,12 @@ pub struct EpochLog {
     pub dev_recall: f64,
     /// Dev exact micro F1.
     pub dev_f1: f64,
+    /// Mean relation loss (relation head only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re_loss: Option<f64>,
+    /// BC5CDR dev CID F1 with gold entities (relation head only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_cid_f1: Option<f64>,
     /// Seconds (training + evaluation).
     pub seconds: f64,
 }
@@ -126,8 +145,19 @@ pub struct NerRun {
     pub max_dev: Option<usize>,
     /// Synthetic notes added to the training data.
     pub synthetic: usize,
-    /// ADE Corpus V2 folder whose spans are added to the training data.
+    /// ADE Corpus V2 folder whose spans are added to the entity training data.
     pub ade: Option<PathBuf>,
+    /// ADE Corpus V2 folder whose drug–effect pairs train the relation head.
+    pub ade_dir: PathBuf,
+    /// Train a relation head beside the tagger (BC5CDR CID, ADE pairs, synthetic relations).
+    pub relations: bool,
+    /// Start from this model directory's weights (`model.onnx` of an earlier `crag-train ner` run) instead of
+    /// the pretrained encoder.
+    pub init_model: Option<PathBuf>,
+    /// Keep a seeded sample of this many ADE relation rows.
+    pub max_ade_rows: Option<usize>,
+    /// BC5CDR training abstracts held out of the relation rows to choose the relation threshold.
+    pub threshold_docs: usize,
     /// Precision of the shipped graph.
     pub precision: WeightPrecision,
     /// Training settings.
@@ -274,13 +304,17 @@ pub struct Trained {
     pub seconds: f64,
 }
 
-/// Fine-tune from `init` on `train_set`, selecting the epoch by exact micro F1 on `dev_docs`.
+/// Fine-tune from `init` on `train_set` (and, with a relation head, `re_set`: `tc.re_batch` rows beside every
+/// entity batch, cycling through a shuffled order), selecting the epoch by exact micro F1 on `dev_docs` (plus the
+/// CID F1 with gold entities on `dev_cid` when there is a relation head).
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     cfg: &NerConfig,
     init: &Weights,
     train_set: &[LabeledWindow],
+    re_set: &[PairExample],
     dev_docs: &[Document],
+    dev_cid: &[PubtatorDoc],
     tok: &TextTokenizer,
     tc: &NerTrainConfig,
     device: Device,
@@ -308,6 +342,9 @@ pub fn train(
     let mut best: Option<(f64, Weights)> = None;
     let mut since_best = 0;
     let mut history = Vec::new();
+    let with_re = cfg.relations.is_some() && !re_set.is_empty();
+    let mut re_order: Vec<usize> = (0..re_set.len()).collect();
+    let mut re_pos = re_order.len();
     for epoch in 1..=tc.epochs.max(1) {
         let t0 = Instant::now();
         // Shuffle, then sort by length (stable: random within a length) and shuffle the batches: little padding.
@@ -322,6 +359,7 @@ pub fn train(
             progress,
         )?;
         let (mut sum, mut count) = (0.0, 0);
+        let mut re_sum = 0.0;
         for chunk in batches {
             let f = linear_lr(step, total, tc.warmup_frac);
             opt.set_lr_group(0, tc.lr * f);
@@ -334,7 +372,36 @@ pub fn train(
             let (ids, mask, _) = tensors(&rows, pad, device);
             let (labels, _, _) = tensors(&lab, IGNORE, device);
             let logits = net.logits(&ids, &mask, true, tc.dropout);
-            let loss = token_loss(&logits, &labels);
+            let mut loss = token_loss(&logits, &labels);
+            if with_re {
+                let mut rows = Vec::with_capacity(tc.re_batch);
+                while rows.len() < tc.re_batch.max(1) {
+                    if re_pos >= re_order.len() {
+                        re_order.shuffle(&mut rng);
+                        re_pos = 0;
+                    }
+                    rows.push(&re_set[re_order[re_pos]]);
+                    re_pos += 1;
+                }
+                let ids_rows: Vec<&[i64]> = rows.iter().map(|e| e.row.ids.as_slice()).collect();
+                let (rids, rmask, _) = tensors(&ids_rows, pad, device);
+                let flat: Vec<i64> = rows.iter().flat_map(|e| e.row.index).collect();
+                let pairs = Tensor::from_slice(&flat)
+                    .reshape([rows.len() as i64, 2])
+                    .to_device(device);
+                let k = rows[0].valid.len() as i64;
+                let bools = |f: &dyn Fn(&PairExample) -> &Vec<bool>| {
+                    let v: Vec<bool> = rows.iter().flat_map(|e| f(e).iter().copied()).collect();
+                    Tensor::from_slice(&v)
+                        .reshape([rows.len() as i64, k])
+                        .to_device(device)
+                };
+                let rl = net.relation_logits(&rids, &rmask, &pairs, true, tc.dropout);
+                let re_loss =
+                    partial_label_loss(&rl, &bools(&|e| &e.valid), &bools(&|e| &e.allowed));
+                re_sum += f64::try_from(&re_loss).unwrap_or(f64::NAN);
+                loss += re_loss * tc.re_weight;
+            }
             opt.backward_step(&loss);
             sum += f64::try_from(&loss).unwrap_or(f64::NAN);
             count += 1;
@@ -352,12 +419,24 @@ pub fn train(
         pb.finish_and_clear();
         let rep = evaluate_tch(&net, tok, dev_docs, tc.eval_batch, device)?;
         let m = &rep.entities.micro;
+        let dev_cid_f1 = if with_re {
+            let mut ex = TchExtractor { net: &net, device };
+            Some(
+                cid_eval(&mut ex, tok, dev_cid, None, tc.eval_batch)?
+                    .gold_entities
+                    .f1,
+            )
+        } else {
+            None
+        };
         let log = EpochLog {
             epoch,
             train_loss: sum / count.max(1) as f64,
             dev_precision: m.precision,
             dev_recall: m.recall,
             dev_f1: m.f1,
+            re_loss: with_re.then(|| re_sum / count.max(1) as f64),
+            dev_cid_f1,
             seconds: t0.elapsed().as_secs_f64(),
         };
         let per_type: Vec<String> = rep
@@ -366,8 +445,14 @@ pub fn train(
             .iter()
             .map(|(t, s)| format!("{t} {:.4}", s.f1))
             .collect();
+        let re_note = match (log.re_loss, log.dev_cid_f1) {
+            (Some(l), Some(f)) => {
+                format!(" | relation loss {l:.4}, dev CID F1 (gold entities) {f:.4}")
+            }
+            _ => String::new(),
+        };
         eprintln!(
-            "epoch {epoch}: loss {:.4} | dev exact P {:.4} R {:.4} F1 {:.4} ({}) | {:.0} s",
+            "epoch {epoch}: loss {:.4} | dev exact P {:.4} R {:.4} F1 {:.4} ({}){re_note} | {:.0} s",
             log.train_loss,
             log.dev_precision,
             log.dev_recall,
@@ -375,7 +460,8 @@ pub fn train(
             per_type.join(", "),
             log.seconds
         );
-        let f1 = log.dev_f1;
+        // Selection: entity F1, plus CID F1 when a relation head is trained.
+        let f1 = log.dev_f1 + log.dev_cid_f1.unwrap_or(0.0);
         history.push(log);
         if best.as_ref().is_none_or(|b| f1 > b.0) {
             best = Some((f1, net.weights()?));
@@ -383,7 +469,7 @@ pub fn train(
         } else {
             since_best += 1;
             if since_best >= tc.patience {
-                eprintln!("early stop: no dev F1 gain for {} epoch(s)", tc.patience);
+                eprintln!("early stop: no dev gain for {} epoch(s)", tc.patience);
                 break;
             }
         }
@@ -453,28 +539,40 @@ pub fn ade_documents(dir: &Path, skip_pmids: &HashSet<String>) -> Result<Vec<Doc
 /// Run the whole pipeline; returns the published version, if any.
 pub fn run(r: &NerRun) -> Result<Option<i32>> {
     let seed = r.train.seed;
-    let train_docs: Vec<Document> = read_pubtator(&r.bc5cdr.join(BC5CDR_TRAIN))?
-        .iter()
-        .map(|d| d.to_document())
-        .collect();
-    let dev_all: Vec<Document> = read_pubtator(&r.bc5cdr.join(BC5CDR_DEV))?
-        .iter()
-        .map(|d| d.to_document())
-        .collect();
-    let dev_epoch: Vec<Document> = match r.max_dev {
-        Some(n) if n < dev_all.len() => dev_all[..n].to_vec(),
-        _ => dev_all.clone(),
-    };
+    let train_pub = read_pubtator(&r.bc5cdr.join(BC5CDR_TRAIN))?;
+    let dev_pub = read_pubtator(&r.bc5cdr.join(BC5CDR_DEV))?;
+    let train_docs: Vec<Document> = train_pub.iter().map(|d| d.to_document()).collect();
+    let dev_all: Vec<Document> = dev_pub.iter().map(|d| d.to_document()).collect();
+    let n_epoch_dev = r.max_dev.unwrap_or(dev_all.len()).min(dev_all.len());
+    let dev_epoch: Vec<Document> = dev_all[..n_epoch_dev].to_vec();
     let synth_docs = if r.synthetic > 0 {
         synth::generate(r.synthetic, seed, &GeneratorConfig::default())?
     } else {
         vec![]
     };
     let dev_pmids: HashSet<String> = dev_all.iter().map(|d| d.id.clone()).collect();
+    // ADE Corpus V2: only PMIDs of the training part of the relation split (seed, 80/10/10, as `crag-train
+    // relation`), so the ADE test sentences stay unseen for `crag-train extract-eval`.
+    let ade_corpus = match (&r.ade, r.relations) {
+        (Some(dir), _) => Some(read_ade_corpus(dir)?),
+        (None, true) => Some(read_ade_corpus(&r.ade_dir)?),
+        (None, false) => None,
+    };
+    let mut ade_skip = dev_pmids.clone();
+    if let Some(c) = &ade_corpus {
+        let split = split_by_pmid(c.pmids(), seed, ADE_FRACTIONS)?;
+        ade_skip.extend(split.val.iter().cloned());
+        ade_skip.extend(split.test.iter().cloned());
+    }
     let ade_docs = match &r.ade {
-        Some(dir) => ade_documents(dir, &dev_pmids)?,
+        Some(dir) => ade_documents(dir, &ade_skip)?,
         None => vec![],
     };
+    let ade_train_sentences: Vec<&AdeSentence> = ade_corpus
+        .iter()
+        .flat_map(|c| &c.sentences)
+        .filter(|s| !ade_skip.contains(&s.pmid))
+        .collect();
 
     let tok = TextTokenizer::from_file_plain(r.encoder.join("tokenizer.json"), r.max_len)?;
     let (base, pretrained) = bert::load_hf_dir(&r.encoder, "")?;
@@ -483,6 +581,10 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
         cfg.stride = s;
     }
     cfg.precision = r.precision;
+    let entity_specs = cfg.param_specs();
+    if r.relations {
+        cfg.relations = Some(RelationHead::new(cfg.encoder.hidden_size));
+    }
     cfg.validate()?;
     let tags = TagSet::new(&cfg.labels)?;
     let framing = Framing::new(&tok, &cfg)?;
@@ -511,12 +613,110 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
         dev_all.len()
     );
 
-    let init = model::init_from_pretrained(&cfg, &pretrained, seed)?;
+    // Relation rows. A seeded slice of the BC5CDR training abstracts is held out of them to choose the relation
+    // threshold after training (the dev split stays for model selection and the reported numbers).
+    let mut re_set = Vec::new();
+    let mut re_counts = serde_json::Map::new();
+    let mut shuffled: Vec<&PubtatorDoc> = train_pub.iter().collect();
+    shuffled.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7e1));
+    let n_tune = if cfg.relations.is_some() {
+        r.threshold_docs.min(shuffled.len() / 2)
+    } else {
+        0
+    };
+    let tune_pub: Vec<PubtatorDoc> = shuffled[..n_tune].iter().map(|d| (*d).clone()).collect();
+    let re_train_pub: Vec<PubtatorDoc> = shuffled[n_tune..].iter().map(|d| (*d).clone()).collect();
+    if let Some(head) = &cfg.relations {
+        let (mut ade_rows, ade_counts) = ade_examples(&tok, &framing, head, &ade_train_sentences)?;
+        if let Some(n) = r.max_ade_rows {
+            // ADE Corpus V2 pairs are almost all positive: a seeded sample keeps them from dominating.
+            ade_rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            ade_rows.truncate(n);
+        }
+        let parts: [(&str, (Vec<PairExample>, SourceCounts)); 3] = [
+            (
+                "bc5cdr",
+                bc5cdr_examples(&tok, &framing, head, &re_train_pub)?,
+            ),
+            ("ade", (ade_rows, ade_counts)),
+            (
+                "synthetic",
+                synthetic_examples(&tok, &framing, head, &synth_docs)?,
+            ),
+        ];
+        for (name, (ex, counts)) in parts {
+            eprintln!(
+                "relation rows from {name}: {} ({} annotated relations; {} pairs too long for a window; {} \
+                 annotated relations without a candidate)",
+                counts.examples, counts.positive, counts.too_long, counts.relations_missed
+            );
+            re_counts.insert(
+                name.to_string(),
+                json!({"candidates": to_json(&counts), "rows_used": ex.len()}),
+            );
+            re_set.extend(ex);
+        }
+    }
+
+    let init = match &r.init_model {
+        None => model::init_from_pretrained(&cfg, &pretrained, seed)?,
+        Some(dir) => {
+            let bytes = std::fs::read(dir.join("model.onnx"))
+                .map_err(|e| CragError::io(format!("reading {}/model.onnx", dir.display()), e))?;
+            // The whole model when the earlier one had the same heads, else its encoder and tagger.
+            let full = crag_core::onnx::weights_from_onnx(&bytes, &cfg.param_specs());
+            let mut w = match full {
+                Ok(w) => w,
+                Err(_) => crag_core::onnx::weights_from_onnx(&bytes, &entity_specs)?,
+            };
+            let extra: Vec<_> = cfg
+                .head_specs()
+                .into_iter()
+                .filter(|s| w.get(&s.name, &s.shape).is_err())
+                .collect();
+            let fresh = Weights::seeded(&extra, seed);
+            for spec in &extra {
+                w.insert(
+                    spec.name.clone(),
+                    spec.shape.clone(),
+                    fresh.get(&spec.name, &spec.shape)?.to_vec(),
+                )?;
+            }
+            eprintln!(
+                "starting from {} ({} new parameters: {})",
+                dir.display(),
+                extra.len(),
+                extra
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            w
+        }
+    };
+    let dev_cid = &dev_pub[..n_epoch_dev];
     let trained = train(
-        &cfg, &init, &train_set, &dev_epoch, &tok, &r.train, r.device, r.progress,
+        &cfg, &init, &train_set, &re_set, &dev_epoch, dev_cid, &tok, &r.train, r.device, r.progress,
     )?;
     let net = &trained.net;
     let eb = r.train.eval_batch;
+    let mut tuned = None;
+    if cfg.relations.is_some() && !tune_pub.is_empty() {
+        let mut tx = TchExtractor {
+            net,
+            device: r.device,
+        };
+        let (th, f1) = tune_cid_threshold(&mut tx, &tok, &tune_pub, eb)?;
+        eprintln!(
+            "relation threshold {th:.2}: best CID F1 {f1:.4} (gold entities) on {} held-out training abstracts",
+            tune_pub.len()
+        );
+        if let Some(h) = cfg.relations.as_mut() {
+            h.threshold = th;
+        }
+        tuned = Some(json!({"threshold": th, "cid_f1": f1, "abstracts": tune_pub.len()}));
+    }
     let dev_report = evaluate_tch(net, &tok, &dev_all, eb, r.device)?;
     eprintln!("BC5CDR dev (best epoch, tch):\n{}", dev_report.to_table());
 
@@ -575,6 +775,63 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
             "exported graph disagrees with the trained model by {parity_p:.2e} in probability (> 1e-4)"
         )));
     }
+    let mut parity_re = None;
+    if cfg.relations.is_some() && !re_set.is_empty() {
+        let rows: Vec<&PairExample> = re_set.iter().take(16).collect();
+        let l = rows.iter().map(|e| e.row.ids.len()).max().unwrap_or(1);
+        let (mut ids, mut mask, mut idx) = (Vec::new(), Vec::new(), Vec::new());
+        for e in &rows {
+            ids.extend_from_slice(&e.row.ids);
+            ids.extend(std::iter::repeat_n(
+                i64::from(tok.pad_id()),
+                l - e.row.ids.len(),
+            ));
+            mask.extend(std::iter::repeat_n(1i64, e.row.ids.len()));
+            mask.extend(std::iter::repeat_n(0i64, l - e.row.ids.len()));
+            idx.push(e.row.index);
+        }
+        let mut tx = TchExtractor {
+            net,
+            device: r.device,
+        };
+        let a =
+            crate::re_eval::Extractor::relation_logits(&mut tx, &ids, &mask, &idx, rows.len(), l)?;
+        let b = runtime::run_relation_head(&mut s32, &ids, &mask, &idx, rows.len(), l)?;
+        let d = (&a - &b).iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        eprintln!(
+            "parity tch vs ONNX Runtime (float32) relation logits on {} rows: max |Δ| = {d:.2e}",
+            rows.len()
+        );
+        if d > 1e-3 {
+            return Err(CragError::Runtime(format!(
+                "exported relation head disagrees with the trained model by {d:.2e} (> 1e-3)"
+            )));
+        }
+        parity_re = Some(d);
+    }
+    // Predictions of the trained network (tch) on the first dev abstracts, for the database round trip
+    // (scripts/roundtrip.sh compares crag_extract_entities / crag_extract_relations with them).
+    let mut round_trip = Vec::new();
+    if cfg.relations.is_some() {
+        let docs = &dev_all[..dev_all.len().min(20)];
+        let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+        let mut tx = TchExtractor {
+            net,
+            device: r.device,
+        };
+        let ms = crate::re_eval::entities(&mut tx, &tok, &texts, eb)?;
+        let rels = crag_core::ner::relate::extract_relations(
+            &tok,
+            &cfg,
+            &texts,
+            &ms,
+            eb,
+            |i, m, p, b, l| crate::re_eval::Extractor::relation_logits(&mut tx, i, m, p, b, l),
+        )?;
+        for (i, ((t, m), rl)) in texts.iter().zip(&ms).zip(&rels).enumerate() {
+            round_trip.push(json!({"doc": i + 1, "text": t, "entities": m, "relations": rl}));
+        }
+    }
     let onnx = model::export_onnx(&cfg, &w)?;
     let shipped = if cfg.precision == WeightPrecision::F32 {
         None
@@ -623,8 +880,12 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
             "parity_float32_max_abs_prob": parity_p,
             "parity_float32_max_abs_logit": parity_logit,
             "parity_windows": par_rows.len(),
+            "parity_float32_max_abs_relation_logit": parity_re,
             "shipped": shipped,
         },
+        "relation_rows": re_counts,
+        "relation_threshold": tuned,
+        "init_model": r.init_model.as_ref().map(|p| p.display().to_string()),
         "train_config": to_json(&r.train),
         "train_seconds": trained.seconds,
         "history": to_json(&trained.history),
@@ -641,6 +902,9 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
         .map_err(|e| CragError::io(format!("creating {}", r.out.display()), e))?;
     write_json(&r.out.join("metrics.json"), &metrics)?;
     write_jsonl(&r.out.join("history.jsonl"), &trained.history)?;
+    if !round_trip.is_empty() {
+        write_jsonl(&r.out.join("predictions_dev.jsonl"), &round_trip)?;
+    }
     let series = |name: &str, f: &dyn Fn(&EpochLog) -> f64| Series {
         name: name.to_string(),
         values: trained.history.iter().map(f).collect(),
@@ -659,6 +923,9 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
                     series("micro F1", &|h| h.dev_f1),
                     series("precision", &|h| h.dev_precision),
                     series("recall", &|h| h.dev_recall),
+                    series("CID F1 (gold entities)", &|h| {
+                        h.dev_cid_f1.unwrap_or(f64::NAN)
+                    }),
                 ],
             ),
         ],
@@ -779,7 +1046,8 @@ pub struct NerArgs {
     /// Add this many synthetic notes (the only source of Symptom, Procedure and Lab_Test).
     #[arg(long, default_value_t = 0)]
     pub synthetic: usize,
-    /// Add ADE Corpus V2 drug (Drug) and effect (Disease) spans.
+    /// Add ADE Corpus V2 drug (Drug) and effect (Disease) spans to the entity data (the relation head always uses
+    /// its drug–effect pairs).
     #[arg(long)]
     pub ade: bool,
     /// ADE Corpus V2 folder.
@@ -792,6 +1060,24 @@ pub struct NerArgs {
     /// Precision of the shipped graph.
     #[arg(long, value_parser = ["int8", "f32"], default_value = "int8")]
     pub precision: String,
+    /// Train a relation head on the shared encoder (BC5CDR CID, ADE Corpus V2 pairs, synthetic relations).
+    #[arg(long)]
+    pub relations: bool,
+    /// Relation rows per step (with `--relations`).
+    #[arg(long, default_value_t = 16)]
+    pub re_batch: usize,
+    /// Weight of the relation loss beside the token loss (with `--relations`).
+    #[arg(long, default_value_t = 0.5)]
+    pub re_weight: f64,
+    /// Keep a seeded sample of this many ADE Corpus V2 relation rows (almost all positive); all when absent.
+    #[arg(long)]
+    pub max_ade_rows: Option<usize>,
+    /// BC5CDR training abstracts held out of the relation rows to choose the relation threshold (with `--relations`).
+    #[arg(long, default_value_t = 50)]
+    pub threshold_docs: usize,
+    /// Start from an earlier model directory (its model.onnx) instead of the pretrained encoder.
+    #[arg(long)]
+    pub init_model: Option<PathBuf>,
     /// Seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -831,7 +1117,12 @@ impl NerArgs {
             max_train: self.max_train,
             max_dev: self.max_dev,
             synthetic: self.synthetic,
-            ade: self.ade.then_some(self.ade_dir),
+            ade: self.ade.then(|| self.ade_dir.clone()),
+            ade_dir: self.ade_dir,
+            relations: self.relations,
+            init_model: self.init_model,
+            max_ade_rows: self.max_ade_rows,
+            threshold_docs: self.threshold_docs,
             precision: if self.precision == "f32" {
                 WeightPrecision::F32
             } else {
@@ -844,6 +1135,8 @@ impl NerArgs {
                 batch_size: self.batch_size,
                 lr: self.lr,
                 head_lr: self.head_lr,
+                re_batch: self.re_batch,
+                re_weight: self.re_weight,
                 ..NerTrainConfig::default()
             },
             device,

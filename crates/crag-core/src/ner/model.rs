@@ -10,8 +10,14 @@
 //! `classifier.bias [n_labels]`. The tch trainer creates its variables from it, [`export_onnx`] writes the graph
 //! from it and [`reference_forward`] is the ndarray oracle for both. Alignment of pieces to labels, windowing of
 //! long texts and decoding back to char spans are in [`super::tagging`].
+//!
+//! An optional **relation head** ([`RelationHead`]) shares the encoder: a candidate pair of mentions is marked in
+//! its context with typed punctuation markers (`@ * drug * aspirin @ … # ^ disease ^ asthma #`, see
+//! [`super::relate`]), encoded once, and the states at the two opening markers (graph input [`io::PAIR_INDEX`])
+//! are concatenated and classified by a two-layer MLP into `none` + relation types ([`io::RELATION_LOGITS`]). One
+//! encoder serves both tasks, so one graph (and one set of int8 weights) ships.
 
-use ndarray::Array3;
+use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
 
 use crate::bert::{self, BertConfig};
@@ -31,6 +37,70 @@ pub mod io {
     pub const ATTENTION_MASK: &str = "attention_mask";
     /// float32 `[batch, seq, n_labels]` label logits per token.
     pub const LOGITS: &str = "logits";
+    /// int64 `[batch, 2]` positions of the head and tail opening markers (relation head only; zeros when only
+    /// entities are wanted).
+    pub const PAIR_INDEX: &str = "pair_index";
+    /// float32 `[batch, n_relation_labels]` relation logits (relation head only).
+    pub const RELATION_LOGITS: &str = "relation_logits";
+}
+
+/// Label of "no relation" in [`RelationHead::labels`].
+pub const NO_RELATION: &str = "none";
+
+/// The relation head of an extractor (stored inside [`NerConfig`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationHead {
+    /// [`NO_RELATION`] first, then relation type names ([`crate::ner::schema::RelationType::as_str`]).
+    pub labels: Vec<String>,
+    /// Width of the MLP's hidden layer.
+    pub hidden: usize,
+    /// Lowest probability at which a relation is reported.
+    pub threshold: f32,
+    /// Longest context of a candidate pair, in sentences (1 = both mentions in one sentence).
+    pub max_sentences: usize,
+}
+
+impl RelationHead {
+    /// `none` + the five relation types, hidden width `hidden`, threshold 0.5, contexts of up to 3 sentences.
+    pub fn new(hidden: usize) -> Self {
+        let mut labels = vec![NO_RELATION.to_string()];
+        labels.extend(
+            crate::ner::schema::RelationType::ALL
+                .iter()
+                .map(|r| r.as_str().to_string()),
+        );
+        RelationHead {
+            labels,
+            hidden,
+            threshold: 0.5,
+            max_sentences: 3,
+        }
+    }
+
+    /// Relation types of labels 1.. (label 0 is [`NO_RELATION`]).
+    pub fn relation_types(&self) -> Result<Vec<crate::ner::schema::RelationType>> {
+        self.labels[1..].iter().map(|l| l.parse()).collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(CragError::CorruptModel(format!("relation head: {m}")));
+        if self.labels.first().map(String::as_str) != Some(NO_RELATION) || self.labels.len() < 2 {
+            return bad(format!(
+                "labels must be \"{NO_RELATION}\" then at least one relation type, got {:?}",
+                self.labels
+            ));
+        }
+        if let Err(e) = self.relation_types() {
+            return bad(e.to_string());
+        }
+        if self.hidden == 0 || self.max_sentences == 0 {
+            return bad("hidden and max_sentences must be positive".into());
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return bad(format!("threshold {} must be in (0, 1)", self.threshold));
+        }
+        Ok(())
+    }
 }
 
 /// `O`, then `B-T`, `I-T` for each type, in the given order.
@@ -57,6 +127,9 @@ pub struct NerConfig {
     /// How the encoder matrices are stored in the ONNX graph.
     #[serde(default)]
     pub precision: WeightPrecision,
+    /// Relation head sharing the encoder (absent in entity-only models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relations: Option<RelationHead>,
 }
 
 impl NerConfig {
@@ -68,6 +141,7 @@ impl NerConfig {
             max_len,
             stride: max_len.saturating_sub(2) / 4,
             precision: WeightPrecision::F32,
+            relations: None,
         }
     }
 
@@ -94,17 +168,40 @@ impl NerConfig {
             ));
         }
         super::tagging::TagSet::new(&self.labels)?;
+        if let Some(r) = &self.relations {
+            r.validate()?;
+        }
         Ok(())
+    }
+
+    /// Number of relation labels (0 without a relation head).
+    pub fn n_relation_labels(&self) -> usize {
+        self.relations.as_ref().map_or(0, |r| r.labels.len())
     }
 
     /// Parameters of the classification head only (trained from scratch).
     pub fn head_specs(&self) -> Vec<ParamSpec> {
         let h = self.encoder.hidden_size;
         let n = self.n_labels();
-        vec![
+        let mut specs = vec![
             ParamSpec::new("classifier.weight", &[n, h], Init::Uniform { fan_in: h }),
             ParamSpec::new("classifier.bias", &[n], Init::Uniform { fan_in: h }),
-        ]
+        ];
+        if let Some(r) = &self.relations {
+            let (m, k) = (r.hidden, r.labels.len());
+            let pair = 2 * h;
+            specs.extend([
+                ParamSpec::new(
+                    "relation.hidden.weight",
+                    &[m, pair],
+                    Init::Uniform { fan_in: pair },
+                ),
+                ParamSpec::new("relation.hidden.bias", &[m], Init::Uniform { fan_in: pair }),
+                ParamSpec::new("relation.out.weight", &[k, m], Init::Uniform { fan_in: m }),
+                ParamSpec::new("relation.out.bias", &[k], Init::Uniform { fan_in: m }),
+            ]);
+        }
+        specs
     }
 
     /// Every parameter: the encoder under [`ENCODER_PREFIX`] and the head.
@@ -135,7 +232,7 @@ impl NerConfig {
 }
 
 /// Initial weights from a pretrained encoder checkpoint (names without prefix, same vocabulary as
-/// `cfg.encoder`): the encoder is copied under [`ENCODER_PREFIX`], the classifier gets its seeded initialisation.
+/// `cfg.encoder`): the encoder is copied under [`ENCODER_PREFIX`], the heads get their seeded initialisation.
 pub fn init_from_pretrained(cfg: &NerConfig, pretrained: &Weights, seed: u64) -> Result<Weights> {
     cfg.validate()?;
     pretrained.validate(&cfg.encoder.param_specs(""))?;
@@ -180,6 +277,53 @@ pub fn reference_forward(
         .map_err(|e| CragError::Runtime(format!("NER logits: {e}")))
 }
 
+/// Reference relation logits `[batch, n_relation_labels]`: the states at `pair_index[b] = [head, tail]` (positions
+/// in row `b`), concatenated, through the relation MLP.
+pub fn reference_relation_logits(
+    cfg: &NerConfig,
+    w: &Weights,
+    input_ids: &[i64],
+    attention_mask: &[i64],
+    pair_index: &[[i64; 2]],
+    seq_len: usize,
+) -> Result<Array2<f32>> {
+    let r = cfg
+        .relations
+        .as_ref()
+        .ok_or_else(|| CragError::invalid("this NER model has no relation head"))?;
+    let batch = pair_index.len();
+    let states = bert::reference_states(
+        &cfg.encoder,
+        w,
+        ENCODER_PREFIX,
+        input_ids,
+        attention_mask,
+        batch,
+        seq_len,
+    )?;
+    let h = cfg.encoder.hidden_size;
+    let mut pairs = Array2::<f32>::zeros((batch, 2 * h));
+    for (b, idx) in pair_index.iter().enumerate() {
+        for (k, &p) in idx.iter().enumerate() {
+            if p < 0 || p as usize >= seq_len {
+                return Err(CragError::invalid(format!(
+                    "pair index {p} outside a row of {seq_len} tokens"
+                )));
+            }
+            pairs
+                .slice_mut(ndarray::s![b, k * h..(k + 1) * h])
+                .assign(&states.row(b * seq_len + p as usize));
+        }
+    }
+    let (m, k) = (r.hidden, r.labels.len());
+    let w1 = w.matrix("relation.hidden.weight", m, 2 * h)?;
+    let b1 = w.vector("relation.hidden.bias", m)?;
+    let w2 = w.matrix("relation.out.weight", k, m)?;
+    let b2 = w.vector("relation.out.bias", k)?;
+    let hid = (pairs.dot(&w1.t()) + &b1).mapv(bert::gelu);
+    Ok(hid.dot(&w2.t()) + &b2)
+}
+
 /// Export the NER model as ONNX: int64 inputs [`io::INPUT_IDS`], [`io::ATTENTION_MASK`] `[batch, seq]`; float32
 /// output [`io::LOGITS`] `[batch, seq, n_labels]`. Encoder matrices are stored in `cfg.precision`; the classifier
 /// stays float32.
@@ -208,7 +352,40 @@ pub fn export_onnx(cfg: &NerConfig, w: &Weights) -> Result<Vec<u8>> {
     let n_tail = g.const_i64("ner_labels", &[n as i64]);
     let out_shape = g.concat(&[&ids_shape, &n_tail], 0);
     let logits = g.op("Reshape", &[&logits_flat, &out_shape], vec![]);
-    g.output(&logits, io::LOGITS, &[batch, seq, Dim::Fixed(n)]);
+    g.output(&logits, io::LOGITS, &[batch.clone(), seq, Dim::Fixed(n)]);
+    if let Some(r) = &cfg.relations {
+        let pair = g.input_i64(io::PAIR_INDEX, &[batch.clone(), Dim::Fixed(2)]);
+        let idx_shape = g.const_i64("relation_idx_shape", &[0, 2, 1]);
+        let idx = g.op("Reshape", &[&pair, &idx_shape], vec![]);
+        let picked = g.op(
+            "GatherND",
+            &[&states, &idx],
+            vec![crate::onnx::attr_int("batch_dims", 1)],
+        );
+        let pair_shape = g.const_i64("relation_pair_shape", &[-1, 2 * h as i64]);
+        let pairs = g.op("Reshape", &[&picked, &pair_shape], vec![]);
+        let (m, k) = (r.hidden, r.labels.len());
+        let w1 = g.initializer(
+            "relation.hidden.weight",
+            &[m, 2 * h],
+            w.get("relation.hidden.weight", &[m, 2 * h])?,
+        )?;
+        let b1 = g.initializer(
+            "relation.hidden.bias",
+            &[m],
+            w.get("relation.hidden.bias", &[m])?,
+        )?;
+        let hid = g.linear(&pairs, &w1, Some(&b1));
+        let act = g.gelu(&hid)?;
+        let w2 = g.initializer(
+            "relation.out.weight",
+            &[k, m],
+            w.get("relation.out.weight", &[k, m])?,
+        )?;
+        let b2 = g.initializer("relation.out.bias", &[k], w.get("relation.out.bias", &[k])?)?;
+        let rl = g.linear(&act, &w2, Some(&b2));
+        g.output(&rl, io::RELATION_LOGITS, &[batch, Dim::Fixed(k)]);
+    }
     g.finish(&[
         ("crag.kind", "ner".to_string()),
         ("crag.architecture", cfg.to_json().to_string()),

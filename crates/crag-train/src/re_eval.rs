@@ -1,0 +1,932 @@
+//! Relation-extraction evaluation of an extractor (NER + relation head), for `crag-train extract-eval` (through
+//! ONNX Runtime, the shipped graph) and for model selection during training (through tch).
+//!
+//! * **BC5CDR CID** (document level, as BioCreative V): a predicted `adverse_effect` between a chemical and a
+//!   disease mention yields the pairs of their MeSH ids; the document's predicted id pairs are compared with its CID
+//!   relations. *Gold entities*: the annotated mentions and ids. *End to end*: predicted mentions, normalised to ids
+//!   by a lexicon of the **training** abstracts (lower-cased mention → most frequent id; unknown mentions get none).
+//! * **ADE Corpus V2** (sentence level, test PMIDs): predicted `adverse_effect` pairs compared with annotated
+//!   (drug span, effect span) pairs, exact spans. *Gold entities*: the annotated mentions. *Predicted entities*: the
+//!   model's Drug and Disease/Symptom mentions, with the test split's ADE-NEG sentences added (they hold no relation).
+//! * **Synthetic notes** (held-out seed): [`crag_core::ner::evaluate`] with relations strict and lenient.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crag_core::data::ade::AdeSentence;
+use crag_core::data::pubtator::PubtatorDoc;
+use crag_core::ner::model::NerConfig;
+use crag_core::ner::relate::{self, FoundRelation, Scored};
+use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
+use crag_core::ner::tagging::{self, Mention};
+use crag_core::ner::{evaluate, EvalReport, MatchMode};
+use crag_core::runtime::Session;
+use crag_core::text::TextTokenizer;
+use crag_core::{CragError, Result};
+use ndarray::{Array2, Array3};
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+use crate::ner_model::NerNet;
+use crate::re_data::{ade_mentions, bc5cdr_mentions, mention_of};
+
+/// An extractor to evaluate: entity logits and relation logits for padded batches.
+pub trait Extractor {
+    /// Architecture (labels, windows, relation head).
+    fn cfg(&self) -> &NerConfig;
+    /// Token logits `[b, l, n_labels]`.
+    fn token_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        b: usize,
+        l: usize,
+    ) -> Result<Array3<f32>>;
+    /// Relation logits `[b, n_relation_labels]`.
+    fn relation_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        pairs: &[[i64; 2]],
+        b: usize,
+        l: usize,
+    ) -> Result<Array2<f32>>;
+}
+
+/// The shipped graph through ONNX Runtime.
+pub struct OrtExtractor {
+    /// Session of the extractor graph.
+    pub session: Session,
+    /// Its config.
+    pub cfg: NerConfig,
+}
+
+impl Extractor for OrtExtractor {
+    fn cfg(&self) -> &NerConfig {
+        &self.cfg
+    }
+    fn token_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        b: usize,
+        l: usize,
+    ) -> Result<Array3<f32>> {
+        crag_core::runtime::run_ner(&mut self.session, ids, mask, b, l)
+    }
+    fn relation_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        pairs: &[[i64; 2]],
+        b: usize,
+        l: usize,
+    ) -> Result<Array2<f32>> {
+        crag_core::runtime::run_relation_head(&mut self.session, ids, mask, pairs, b, l)
+    }
+}
+
+/// The network being trained (eval mode, no gradient).
+pub struct TchExtractor<'a> {
+    /// Network.
+    pub net: &'a NerNet,
+    /// Its device.
+    pub device: Device,
+}
+
+fn to_tensor(v: &[i64], shape: [i64; 2], device: Device) -> Tensor {
+    Tensor::from_slice(v).reshape(shape).to_device(device)
+}
+
+fn to_vec(t: Tensor) -> Result<Vec<f32>> {
+    let t = t.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]);
+    Vec::<f32>::try_from(&t).map_err(|e| CragError::Runtime(format!("logits: {e}")))
+}
+
+impl Extractor for TchExtractor<'_> {
+    fn cfg(&self) -> &NerConfig {
+        &self.net.cfg
+    }
+    fn token_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        b: usize,
+        l: usize,
+    ) -> Result<Array3<f32>> {
+        crate::ner_train::tch_logits(self.net, ids, mask, b, l, self.device)
+    }
+    fn relation_logits(
+        &mut self,
+        ids: &[i64],
+        mask: &[i64],
+        pairs: &[[i64; 2]],
+        b: usize,
+        l: usize,
+    ) -> Result<Array2<f32>> {
+        let shape = [b as i64, l as i64];
+        let flat: Vec<i64> = pairs.iter().flatten().copied().collect();
+        let out = tch::no_grad(|| {
+            self.net.relation_logits(
+                &to_tensor(ids, shape, self.device),
+                &to_tensor(mask, shape, self.device),
+                &to_tensor(&flat, [b as i64, 2], self.device),
+                false,
+                0.0,
+            )
+        });
+        let v = to_vec(out)?;
+        let k = v.len() / b.max(1);
+        Array2::from_shape_vec((b, k), v).map_err(|e| CragError::Runtime(format!("logits: {e}")))
+    }
+}
+
+/// Mentions of every text.
+pub fn entities<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    texts: &[&str],
+    batch: usize,
+) -> Result<Vec<Vec<Mention>>> {
+    let cfg = ex.cfg().clone();
+    tagging::extract(tok, &cfg, texts, batch, |i, m, b, l| {
+        ex.token_logits(i, m, b, l)
+    })
+}
+
+/// Scored candidate pairs of every text.
+pub fn score<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    texts: &[&str],
+    mentions: &[Vec<Mention>],
+    batch: usize,
+) -> Result<Vec<Vec<Scored>>> {
+    let cfg = ex.cfg().clone();
+    relate::score_candidates(tok, &cfg, texts, mentions, batch, |i, m, p, b, l| {
+        ex.relation_logits(i, m, p, b, l)
+    })
+}
+
+/// Precision, recall and F1 from counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Prf {
+    /// Gold items.
+    pub gold: usize,
+    /// Predicted items.
+    pub pred: usize,
+    /// Correct predictions.
+    pub tp: usize,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+}
+
+impl Prf {
+    /// From counts (0 for empty ratios).
+    pub fn new(gold: usize, pred: usize, tp: usize) -> Self {
+        let r = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let (p, rc) = (r(tp, pred), r(tp, gold));
+        let f1 = if p + rc == 0.0 {
+            0.0
+        } else {
+            2.0 * p * rc / (p + rc)
+        };
+        Prf {
+            gold,
+            pred,
+            tp,
+            precision: p,
+            recall: rc,
+            f1,
+        }
+    }
+
+    /// Add a document's sets.
+    pub fn of_sets<T: Eq + std::hash::Hash>(
+        gold: &HashSet<T>,
+        pred: &HashSet<T>,
+    ) -> (usize, usize, usize) {
+        (gold.len(), pred.len(), pred.intersection(gold).count())
+    }
+}
+
+fn sum(parts: &[(usize, usize, usize)]) -> Prf {
+    let (g, p, t) = parts
+        .iter()
+        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+    Prf::new(g, p, t)
+}
+
+/// Index of `adverse_effect` among the head's labels.
+fn adverse_label(cfg: &NerConfig) -> Result<usize> {
+    let head = cfg
+        .relations
+        .as_ref()
+        .ok_or_else(|| CragError::invalid("the model has no relation head"))?;
+    head.relation_types()?
+        .iter()
+        .position(|&r| r == RelationType::AdverseEffect)
+        .map(|i| i + 1)
+        .ok_or_else(|| CragError::invalid("the relation head has no adverse_effect label"))
+}
+
+/// Candidates decided as `adverse_effect` (head → tail mention indices).
+fn adverse_pairs(cfg: &NerConfig, scored: &[Scored]) -> Result<Vec<(usize, usize)>> {
+    let ae = adverse_label(cfg)?;
+    let threshold = cfg.relations.as_ref().map_or(0.5, |r| r.threshold);
+    Ok(scored
+        .iter()
+        .filter(|s| relate::decide(&s.probs, threshold).is_some_and(|(l, _)| l == ae))
+        .map(|s| (s.candidate.head, s.candidate.tail))
+        .collect())
+}
+
+/// Lower-cased mention text → most frequent MeSH id, from training abstracts.
+pub fn mesh_lexicon(docs: &[PubtatorDoc]) -> HashMap<(EntityType, String), String> {
+    let mut counts: HashMap<(EntityType, String), BTreeMap<String, usize>> = HashMap::new();
+    for d in docs {
+        for (m, ids) in bc5cdr_mentions(d) {
+            if ids.len() == 1 {
+                *counts
+                    .entry((m.entity_type, m.text.to_lowercase()))
+                    .or_default()
+                    .entry(ids[0].clone())
+                    .or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(id, _)| (k, id))
+        })
+        .collect()
+}
+
+/// CID results.
+#[derive(Debug, Clone, Serialize)]
+pub struct CidReport {
+    /// Documents.
+    pub documents: usize,
+    /// With gold mentions and ids.
+    pub gold_entities: Prf,
+    /// With predicted mentions normalised by the training lexicon (absent when not run).
+    pub end_to_end: Option<Prf>,
+    /// Gold CID pairs with at least one candidate mention pair (the recall ceiling of the pair classifier).
+    pub reachable: usize,
+}
+
+/// The relation threshold (of `candidates`, step 0.05 within 0.3..=0.95) with the best document-level CID F1 on
+/// `docs` with gold entities, and that F1. Used on abstracts held out of the relation training data.
+pub fn tune_cid_threshold<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    docs: &[PubtatorDoc],
+    batch: usize,
+) -> Result<(f32, f64)> {
+    let cfg = ex.cfg().clone();
+    let ae = adverse_label(&cfg)?;
+    let texts: Vec<String> = docs.iter().map(|d| d.text()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let gold_ms: Vec<Vec<(Mention, Vec<String>)>> = docs.iter().map(bc5cdr_mentions).collect();
+    let mentions: Vec<Vec<Mention>> = gold_ms
+        .iter()
+        .map(|v| v.iter().map(|(m, _)| m.clone()).collect())
+        .collect();
+    let scored = score(ex, tok, &refs, &mentions, batch)?;
+    let mut best = (0.5f32, -1.0f64);
+    for step in 6..=19 {
+        let th = step as f32 * 0.05;
+        let mut parts = Vec::new();
+        for (i, s) in scored.iter().enumerate() {
+            let gold: HashSet<(String, String)> = docs[i].relations.iter().cloned().collect();
+            let mut pred = HashSet::new();
+            for sc in s {
+                if relate::decide(&sc.probs, th).is_some_and(|(l, _)| l == ae) {
+                    for c in &gold_ms[i][sc.candidate.head].1 {
+                        for d in &gold_ms[i][sc.candidate.tail].1 {
+                            pred.insert((c.clone(), d.clone()));
+                        }
+                    }
+                }
+            }
+            parts.push(Prf::of_sets(&gold, &pred));
+        }
+        let f1 = sum(&parts).f1;
+        if f1 > best.1 {
+            best = (th, f1);
+        }
+    }
+    Ok(best)
+}
+
+/// BC5CDR CID, document level (see the module notes). `lexicon = None` skips the end-to-end run.
+pub fn cid_eval<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    docs: &[PubtatorDoc],
+    lexicon: Option<&HashMap<(EntityType, String), String>>,
+    batch: usize,
+) -> Result<CidReport> {
+    let cfg = ex.cfg().clone();
+    let head = cfg
+        .relations
+        .clone()
+        .ok_or_else(|| CragError::invalid("the model has no relation head"))?;
+    let texts: Vec<String> = docs.iter().map(|d| d.text()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let gold_ms: Vec<Vec<(Mention, Vec<String>)>> = docs.iter().map(bc5cdr_mentions).collect();
+    let mentions: Vec<Vec<Mention>> = gold_ms
+        .iter()
+        .map(|v| v.iter().map(|(m, _)| m.clone()).collect())
+        .collect();
+    let gold_sets: Vec<HashSet<(String, String)>> = docs
+        .iter()
+        .map(|d| d.relations.iter().cloned().collect())
+        .collect();
+    let id_pairs = |ids: &[Vec<String>], pairs: &[(usize, usize)]| -> HashSet<(String, String)> {
+        let mut out = HashSet::new();
+        for &(h, t) in pairs {
+            for c in &ids[h] {
+                for d in &ids[t] {
+                    out.insert((c.clone(), d.clone()));
+                }
+            }
+        }
+        out
+    };
+    let scored = score(ex, tok, &refs, &mentions, batch)?;
+    let mut parts = Vec::new();
+    let mut reachable = 0;
+    for (i, s) in scored.iter().enumerate() {
+        let ids: Vec<Vec<String>> = gold_ms[i].iter().map(|(_, v)| v.clone()).collect();
+        let all: Vec<(usize, usize)> = relate::candidates(&texts[i], &mentions[i], &head)?
+            .iter()
+            .map(|c| (c.head, c.tail))
+            .collect();
+        reachable += id_pairs(&ids, &all).intersection(&gold_sets[i]).count();
+        let pred = id_pairs(&ids, &adverse_pairs(&cfg, s)?);
+        parts.push(Prf::of_sets(&gold_sets[i], &pred));
+    }
+    let end_to_end = match lexicon {
+        None => None,
+        Some(lex) => {
+            let found = entities(ex, tok, &refs, batch)?;
+            let found: Vec<Vec<Mention>> = found
+                .into_iter()
+                .map(|v| {
+                    v.into_iter()
+                        .filter(|m| {
+                            matches!(
+                                m.entity_type,
+                                EntityType::Drug | EntityType::Disease | EntityType::Symptom
+                            )
+                        })
+                        .map(|mut m| {
+                            if m.entity_type == EntityType::Symptom {
+                                m.entity_type = EntityType::Disease;
+                            }
+                            m
+                        })
+                        .collect()
+                })
+                .collect();
+            let scored = score(ex, tok, &refs, &found, batch)?;
+            let mut parts = Vec::new();
+            for (i, s) in scored.iter().enumerate() {
+                let ids: Vec<Vec<String>> = found[i]
+                    .iter()
+                    .map(|m| {
+                        lex.get(&(m.entity_type, m.text.to_lowercase()))
+                            .cloned()
+                            .into_iter()
+                            .collect()
+                    })
+                    .collect();
+                let pred = id_pairs(&ids, &adverse_pairs(&cfg, s)?);
+                parts.push(Prf::of_sets(&gold_sets[i], &pred));
+            }
+            Some(sum(&parts))
+        }
+    };
+    Ok(CidReport {
+        documents: docs.len(),
+        gold_entities: sum(&parts),
+        end_to_end,
+        reachable,
+    })
+}
+
+/// ADE Corpus V2 results.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdeReport {
+    /// Relation sentences.
+    pub sentences: usize,
+    /// ADE-NEG sentences added to the predicted-entity run.
+    pub negative_sentences: usize,
+    /// With the annotated mentions.
+    pub gold_entities: Prf,
+    /// With predicted mentions (exact spans).
+    pub predicted_entities: Prf,
+}
+
+/// ADE Corpus V2, sentence level (see the module notes).
+pub fn ade_eval<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    sentences: &[&AdeSentence],
+    negatives: &[&str],
+    batch: usize,
+) -> Result<AdeReport> {
+    let cfg = ex.cfg().clone();
+    type SpanPair = ((usize, usize), (usize, usize));
+    let gold: Vec<HashSet<SpanPair>> = sentences
+        .iter()
+        .map(|s| {
+            s.relations
+                .iter()
+                .map(|r| (r.drug_span, r.effect_span))
+                .collect()
+        })
+        .collect();
+    let texts: Vec<&str> = sentences.iter().map(|s| s.sentence.as_str()).collect();
+    let ms: Vec<Vec<Mention>> = sentences.iter().map(|s| ade_mentions(s).0).collect();
+    let spans = |ms: &[Mention], pairs: &[(usize, usize)]| -> HashSet<SpanPair> {
+        pairs
+            .iter()
+            .map(|&(h, t)| ((ms[h].start, ms[h].end), (ms[t].start, ms[t].end)))
+            .collect()
+    };
+    let scored = score(ex, tok, &texts, &ms, batch)?;
+    let mut g_parts = Vec::new();
+    for (i, s) in scored.iter().enumerate() {
+        g_parts.push(Prf::of_sets(
+            &gold[i],
+            &spans(&ms[i], &adverse_pairs(&cfg, s)?),
+        ));
+    }
+    let mut all_texts = texts.clone();
+    all_texts.extend_from_slice(negatives);
+    let found = entities(ex, tok, &all_texts, batch)?;
+    let scored = score(ex, tok, &all_texts, &found, batch)?;
+    let mut p_parts = Vec::new();
+    let empty = HashSet::new();
+    for (i, s) in scored.iter().enumerate() {
+        let g = gold.get(i).unwrap_or(&empty);
+        p_parts.push(Prf::of_sets(g, &spans(&found[i], &adverse_pairs(&cfg, s)?)));
+    }
+    Ok(AdeReport {
+        sentences: sentences.len(),
+        negative_sentences: negatives.len(),
+        gold_entities: sum(&g_parts),
+        predicted_entities: sum(&p_parts),
+    })
+}
+
+fn entity_of(m: &Mention) -> Entity {
+    Entity {
+        id: String::new(),
+        text: m.text.clone(),
+        entity_type: m.entity_type,
+        start: m.start,
+        end: m.end,
+    }
+}
+
+fn relations_of(found: &[FoundRelation]) -> Vec<Relation> {
+    found
+        .iter()
+        .map(|r| Relation {
+            relation_type: r.relation,
+            head: entity_of(&r.head),
+            tail: entity_of(&r.tail),
+        })
+        .collect()
+}
+
+/// Synthetic-note results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntheticReport {
+    /// Documents.
+    pub documents: usize,
+    /// Relations with gold entities (entity scores are trivially perfect there).
+    pub gold_entities: EvalReport,
+    /// Entities and relations both predicted.
+    pub predicted: EvalReport,
+}
+
+/// Held-out synthetic notes, exact entity matching.
+pub fn synthetic_eval<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    docs: &[Document],
+    batch: usize,
+) -> Result<SyntheticReport> {
+    let cfg = ex.cfg().clone();
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let extract = |ex: &mut E, ms: &[Vec<Mention>]| -> Result<Vec<Vec<FoundRelation>>> {
+        relate::extract_relations(tok, &cfg, &texts, ms, batch, |i, m, p, b, l| {
+            ex.relation_logits(i, m, p, b, l)
+        })
+    };
+    let gold_ms: Vec<Vec<Mention>> = docs
+        .iter()
+        .map(|d| d.entities.iter().map(mention_of).collect())
+        .collect();
+    let rel_gold = extract(ex, &gold_ms)?;
+    let pred_gold: Vec<Document> = docs
+        .iter()
+        .zip(&rel_gold)
+        .map(|(d, r)| Document {
+            relations: relations_of(r),
+            ..d.clone()
+        })
+        .collect();
+    let found = entities(ex, tok, &texts, batch)?;
+    let rel = extract(ex, &found)?;
+    let pred: Vec<Document> = docs
+        .iter()
+        .zip(found.iter().zip(&rel))
+        .map(|(d, (ms, r))| Document {
+            id: d.id.clone(),
+            text: d.text.clone(),
+            entities: ms.iter().map(entity_of).collect(),
+            relations: relations_of(r),
+        })
+        .collect();
+    Ok(SyntheticReport {
+        documents: docs.len(),
+        gold_entities: evaluate(docs, &pred_gold, MatchMode::Exact)?,
+        predicted: evaluate(docs, &pred, MatchMode::Exact)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prf_counts() {
+        let p = Prf::new(4, 2, 1);
+        assert_eq!((p.precision, p.recall), (0.5, 0.25));
+        assert!((p.f1 - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(Prf::new(0, 0, 0).f1, 0.0);
+        let g: HashSet<u8> = [1, 2, 3].into();
+        let q: HashSet<u8> = [3, 4].into();
+        assert_eq!(Prf::of_sets(&g, &q), (3, 2, 1));
+        assert_eq!(sum(&[(3, 2, 1), (1, 1, 1)]).tp, 2);
+    }
+
+    /// Says `adverse_effect` for every pair (and `O` for every token).
+    struct AlwaysAdverse(NerConfig);
+
+    impl Extractor for AlwaysAdverse {
+        fn cfg(&self) -> &NerConfig {
+            &self.0
+        }
+        fn token_logits(
+            &mut self,
+            _: &[i64],
+            _: &[i64],
+            b: usize,
+            l: usize,
+        ) -> Result<Array3<f32>> {
+            let mut a = Array3::zeros((b, l, self.0.n_labels()));
+            a.slice_mut(ndarray::s![.., .., 0]).fill(10.0);
+            Ok(a)
+        }
+        fn relation_logits(
+            &mut self,
+            _: &[i64],
+            _: &[i64],
+            _: &[[i64; 2]],
+            b: usize,
+            _: usize,
+        ) -> Result<Array2<f32>> {
+            let mut a = Array2::zeros((b, self.0.n_relation_labels()));
+            a.column_mut(5).fill(10.0);
+            Ok(a)
+        }
+    }
+
+    #[test]
+    fn cid_and_ade_protocols_count_document_and_span_pairs() {
+        let dir = std::env::var("CRAG_MINILM_DIR").unwrap_or_else(|_| "/opt/crag/minilm".into());
+        let tok =
+            TextTokenizer::from_file_plain(std::path::Path::new(&dir).join("tokenizer.json"), 64)
+                .expect("MiniLM tokenizer (scripts/setup-minilm.sh)");
+        let cfg = NerConfig {
+            relations: Some(crag_core::ner::model::RelationHead::new(8)),
+            ..NerConfig::new(crag_core::bert::BertConfig::minilm_l6(), 64)
+        };
+        let mut ex = AlwaysAdverse(cfg);
+        let title = "Lithium nephropathy.";
+        let abs = "Aspirin was given. Later, lithium was stopped.";
+        let text = format!("{title} {abs}");
+        let m = |s: &str, from: usize, kind: &str, id: &str| {
+            let b = from + text[from..].find(s).unwrap();
+            crag_core::data::pubtator::PubtatorMention {
+                start: b,
+                end: b + s.len(),
+                text: s.into(),
+                kind: kind.into(),
+                ids: vec![id.into()],
+                parts: vec![],
+            }
+        };
+        let doc = PubtatorDoc {
+            pmid: "1".into(),
+            title: title.into(),
+            abstract_text: abs.into(),
+            mentions: vec![
+                m("Lithium", 0, "Chemical", "D1"),
+                m("nephropathy", 0, "Disease", "D2"),
+                m("Aspirin", 0, "Chemical", "D3"),
+                m("lithium", 30, "Chemical", "D1"),
+            ],
+            relations: vec![("D1".into(), "D2".into()), ("D9".into(), "D2".into())],
+        };
+        let r = cid_eval(&mut ex, &tok, &[doc], None, 4).unwrap();
+        // Predicted id pairs: (D1, D2) twice over and (D3, D2); gold (D1, D2), (D9, D2).
+        assert_eq!(
+            (
+                r.gold_entities.gold,
+                r.gold_entities.pred,
+                r.gold_entities.tp
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!(r.reachable, 1, "D9 has no mention");
+        assert!(r.end_to_end.is_none());
+
+        let rel = |d: (usize, usize), e: (usize, usize)| crag_core::data::ade::AdeRelation {
+            pmid: "7".into(),
+            sentence: String::new(),
+            effect: String::new(),
+            effect_doc_span: e,
+            effect_span: e,
+            drug: String::new(),
+            drug_doc_span: d,
+            drug_span: d,
+            line: 1,
+        };
+        let sentence = AdeSentence {
+            pmid: "7".into(),
+            sentence: "Rash and fever after amoxicillin.".into(),
+            relations: vec![rel((21, 32), (0, 4))],
+        };
+        let r = ade_eval(&mut ex, &tok, &[&sentence], &["Nothing here."], 4).unwrap();
+        assert_eq!(
+            (
+                r.gold_entities.gold,
+                r.gold_entities.pred,
+                r.gold_entities.tp
+            ),
+            (1, 1, 1)
+        );
+        // The tagger finds nothing: every gold pair is missed.
+        assert_eq!(
+            (
+                r.predicted_entities.gold,
+                r.predicted_entities.pred,
+                r.predicted_entities.tp
+            ),
+            (1, 0, 0)
+        );
+    }
+
+    #[test]
+    fn lexicon_takes_the_most_frequent_single_id() {
+        let doc = |ids: &[(&str, &str)]| PubtatorDoc {
+            pmid: "1".into(),
+            title: "t".into(),
+            abstract_text: "a".into(),
+            mentions: ids
+                .iter()
+                .map(|(text, id)| crag_core::data::pubtator::PubtatorMention {
+                    start: 0,
+                    end: 1,
+                    text: text.to_string(),
+                    kind: "Chemical".into(),
+                    ids: vec![id.to_string()],
+                    parts: vec![],
+                })
+                .collect(),
+            relations: vec![],
+        };
+        let lex = mesh_lexicon(&[doc(&[
+            ("Lithium", "D1"),
+            ("lithium", "D1"),
+            ("LITHIUM", "D2"),
+        ])]);
+        assert_eq!(
+            lex.get(&(EntityType::Drug, "lithium".into()))
+                .map(String::as_str),
+            Some("D1")
+        );
+    }
+}
+
+/// Arguments of `crag-train extract-eval`.
+#[derive(Debug, clap::Args)]
+pub struct ExtractEvalArgs {
+    /// Model directory written by `crag-train ner --relations` (model.json, model.onnx, tokenizer.json).
+    #[arg(long)]
+    pub model: std::path::PathBuf,
+    /// BC5CDR folder (training abstracts for the id lexicon, development abstracts for CID).
+    #[arg(long, env = "CRAG_BC5CDR_DIR", default_value = "../shared/data/bc5cdr")]
+    pub bc5cdr: std::path::PathBuf,
+    /// ADE Corpus V2 folder.
+    #[arg(
+        long,
+        env = "CRAG_ADE_DIR",
+        default_value = "../shared/data/ade_corpus_v2"
+    )]
+    pub ade_dir: std::path::PathBuf,
+    /// Held-out synthetic notes to evaluate on.
+    #[arg(long, default_value_t = 300)]
+    pub synthetic: usize,
+    /// Seed of the held-out synthetic notes (training used `--seed`, 42 by default).
+    #[arg(long, default_value_t = 7)]
+    pub synthetic_seed: u64,
+    /// Seed of the ADE PMID split (the training run's `--seed`).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Quick run: the first N BC5CDR dev abstracts, ADE test sentences and ADE-NEG sentences only (default: all).
+    #[arg(long)]
+    pub max_docs: Option<usize>,
+    /// Rows per ONNX Runtime call.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// ONNX Runtime intra-op threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// ONNX Runtime library.
+    #[arg(
+        long,
+        env = "ORT_DYLIB_PATH",
+        default_value = "/usr/local/lib/crag/libonnxruntime.so"
+    )]
+    pub onnxruntime: String,
+    /// Write the report here (default: `extraction.json` in the model directory).
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Also store the report under `metrics.extraction` in the model directory's model.json.
+    #[arg(long)]
+    pub update_model: bool,
+}
+
+/// `crag-train extract-eval`: relation (and entity) scores of a shipped extractor through ONNX Runtime.
+pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
+    use crag_core::artifacts::ModelArtifacts;
+    use crag_core::data::ade::{read_ade_corpus, split_by_pmid};
+    use crag_core::data::pubtator::{read_pubtator, BC5CDR_DEV, BC5CDR_TRAIN};
+    use crag_core::runtime::{self, Device as OrtDevice, SessionOptions};
+    use serde_json::json;
+    let started = std::time::Instant::now();
+    let mut art = ModelArtifacts::read_dir(&a.model)?;
+    let cfg = NerConfig::from_json(&art.meta.config)?;
+    let head = cfg.relations.clone().ok_or_else(|| {
+        CragError::invalid(format!(
+            "{} has no relation head (train with --relations)",
+            a.model.display()
+        ))
+    })?;
+    let tok_bytes = art
+        .tokenizer
+        .clone()
+        .ok_or_else(|| CragError::invalid("the model directory has no tokenizer.json"))?;
+    let tok = TextTokenizer::from_bytes_plain(&tok_bytes, cfg.max_len)?;
+    let env = runtime::init(&a.onnxruntime)?;
+    let opts = SessionOptions {
+        threads: a.threads,
+        device: OrtDevice::Cpu,
+    };
+    let mut ex = OrtExtractor {
+        session: runtime::load_session(env, &art.onnx, &opts)?.session,
+        cfg: cfg.clone(),
+    };
+    let train_pub = read_pubtator(&a.bc5cdr.join(BC5CDR_TRAIN))?;
+    let mut dev_pub = read_pubtator(&a.bc5cdr.join(BC5CDR_DEV))?;
+    if let Some(n) = a.max_docs {
+        dev_pub.truncate(n);
+    }
+    let lexicon = mesh_lexicon(&train_pub);
+    eprintln!("BC5CDR dev CID ({} abstracts) ...", dev_pub.len());
+    let cid = cid_eval(&mut ex, &tok, &dev_pub, Some(&lexicon), a.batch)?;
+    let e2e = cid.end_to_end.unwrap_or_default();
+    eprintln!(
+        "  gold entities: P {:.4} R {:.4} F1 {:.4} | end to end: P {:.4} R {:.4} F1 {:.4} | {} of {} gold pairs reachable",
+        cid.gold_entities.precision,
+        cid.gold_entities.recall,
+        cid.gold_entities.f1,
+        e2e.precision,
+        e2e.recall,
+        e2e.f1,
+        cid.reachable,
+        cid.gold_entities.gold
+    );
+    let corpus = read_ade_corpus(&a.ade_dir)?;
+    let split = split_by_pmid(corpus.pmids(), a.seed, crate::ner_train::ADE_FRACTIONS)?;
+    let dev_pmids: HashSet<&str> = dev_pub.iter().map(|d| d.pmid.as_str()).collect();
+    let sentences: Vec<&AdeSentence> = corpus
+        .sentences
+        .iter()
+        .filter(|s| split.test.contains(&s.pmid) && !dev_pmids.contains(s.pmid.as_str()))
+        .collect();
+    let negatives: Vec<&str> = corpus
+        .neg_sentences
+        .iter()
+        .filter(|s| split.test.contains(&s.pmid))
+        .map(|s| s.sentence.as_str())
+        .collect();
+    let (mut sentences, mut negatives) = (sentences, negatives);
+    if let Some(n) = a.max_docs {
+        sentences.truncate(n);
+        negatives.truncate(n);
+    }
+    eprintln!(
+        "ADE Corpus V2 test split ({} relation sentences, {} ADE-NEG sentences) ...",
+        sentences.len(),
+        negatives.len()
+    );
+    let ade = ade_eval(&mut ex, &tok, &sentences, &negatives, a.batch)?;
+    eprintln!(
+        "  gold entities: P {:.4} R {:.4} F1 {:.4} | predicted entities: P {:.4} R {:.4} F1 {:.4}",
+        ade.gold_entities.precision,
+        ade.gold_entities.recall,
+        ade.gold_entities.f1,
+        ade.predicted_entities.precision,
+        ade.predicted_entities.recall,
+        ade.predicted_entities.f1
+    );
+    let synth_docs = crag_core::ner::synth::generate(
+        a.synthetic,
+        a.synthetic_seed,
+        &crag_core::ner::synth::GeneratorConfig::default(),
+    )?;
+    eprintln!(
+        "synthetic notes ({} documents, seed {}) ...",
+        synth_docs.len(),
+        a.synthetic_seed
+    );
+    let synth = synthetic_eval(&mut ex, &tok, &synth_docs, a.batch)?;
+    eprintln!(
+        "  relations strict, gold entities: F1 {:.4} | entities exact F1 {:.4}, relations strict F1 {:.4} (predicted entities)",
+        synth.gold_entities.relations_strict.micro.f1,
+        synth.predicted.entities.micro.f1,
+        synth.predicted.relations_strict.micro.f1
+    );
+    let report = json!({
+        "model": a.model.display().to_string(),
+        "onnx_sha256": art.sha256(),
+        "relation_head": head,
+        "bc5cdr_cid": {
+            "split": BC5CDR_DEV,
+            "documents": cid.documents,
+            "protocol": "document level: predicted adverse_effect mention pairs → MeSH id pairs, compared with the CID \
+                         relations; end to end normalises predicted mentions with a lexicon of the training abstracts",
+            "gold_entities": cid.gold_entities,
+            "end_to_end": cid.end_to_end,
+            "reachable_gold_pairs": cid.reachable,
+        },
+        "ade": {
+            "split": {"seed": a.seed, "fractions": crate::ner_train::ADE_FRACTIONS, "part": "test (by PMID)"},
+            "protocol": "sentence level: (drug span, effect span) adverse_effect pairs, exact spans; the predicted-entity \
+                         run adds the test PMIDs' ADE-NEG sentences",
+            "report": ade,
+        },
+        "synthetic": {
+            "documents": synth.documents,
+            "seed": a.synthetic_seed,
+            "gold_entities_relations_strict": synth.gold_entities.relations_strict,
+            "gold_entities_relations_lenient": synth.gold_entities.relations_lenient,
+            "predicted": synth.predicted,
+        },
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| a.model.join("extraction.json"));
+    crate::outputs::write_json(&out, &report)?;
+    eprintln!(
+        "wrote {} ({:.0} s)",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if a.update_model {
+        if let serde_json::Value::Object(m) = &mut art.meta.metrics {
+            m.insert("extraction".into(), report);
+        }
+        art.write_dir(&a.model)?;
+        eprintln!("updated {}/model.json", a.model.display());
+    }
+    Ok(())
+}
