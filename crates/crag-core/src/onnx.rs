@@ -17,6 +17,64 @@ use crate::{CragError, Result};
 /// ONNX opset the exporters target (LayerNormalization needs 17; reductions keep attribute axes up to 17).
 pub const OPSET: i64 = 17;
 
+/// Read the parameters of `specs` back from a graph written by [`GraphBuilder`]: a float32 initializer of the
+/// parameter's name, or an int8 matrix (`name.int8` with per-row `name.scale`, dequantized). Used to continue
+/// training from a shipped model (int8 weights come back with their quantisation error; of a table exported as its
+/// row 0 only, the other rows come back as zeros).
+pub fn weights_from_onnx(bytes: &[u8], specs: &[crate::weights::ParamSpec]) -> Result<crate::weights::Weights> {
+    let model = ModelProto::parse_from_bytes(bytes)
+        .map_err(|e| CragError::CorruptModel(format!("not an ONNX model: {e}")))?;
+    let inits: std::collections::HashMap<&str, &TensorProto> = model
+        .graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let floats = |t: &TensorProto| -> Result<Vec<f32>> {
+        if t.data_type != DataType::FLOAT as i32 {
+            return Err(CragError::CorruptModel(format!("{} is not float32", t.name)));
+        }
+        if !t.float_data.is_empty() {
+            return Ok(t.float_data.clone());
+        }
+        Ok(t.raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    let mut w = crate::weights::Weights::new();
+    for spec in specs {
+        let data = if let Some(t) = inits.get(spec.name.as_str()) {
+            floats(t)?
+        } else if let (Some(q), Some(s)) = (
+            inits.get(format!("{}.int8", spec.name).as_str()),
+            inits.get(format!("{}.scale", spec.name).as_str()),
+        ) {
+            let cols = *spec.shape.last().unwrap_or(&1);
+            let qv: Vec<i8> = q.raw_data.iter().map(|&b| b as i8).collect();
+            dequantize_rows_int8(&qv, &floats(s)?, cols)
+        } else if let Some(row0) = spec
+            .name
+            .strip_suffix(".weight")
+            .and_then(|base| inits.get(format!("{base}.row0").as_str()))
+        {
+            // Only row 0 of a table was exported (BERT's token types: every input is segment 0); the other rows
+            // are never read by the graph and come back as zeros.
+            let mut data = floats(row0)?;
+            data.resize(spec.numel(), 0.0);
+            data
+        } else {
+            return Err(CragError::CorruptModel(format!(
+                "the graph has no initializer for parameter {}",
+                spec.name
+            )));
+        };
+        w.insert(spec.name.clone(), spec.shape.clone(), data)?;
+    }
+    w.validate(specs)?;
+    Ok(w)
+}
+
 /// One dimension of a graph input or output.
 #[derive(Debug, Clone)]
 pub enum Dim {
