@@ -21,7 +21,10 @@ pub const OPSET: i64 = 17;
 /// parameter's name, or an int8 matrix (`name.int8` with per-row `name.scale`, dequantized). Used to continue
 /// training from a shipped model (int8 weights come back with their quantisation error; of a table exported as its
 /// row 0 only, the other rows come back as zeros).
-pub fn weights_from_onnx(bytes: &[u8], specs: &[crate::weights::ParamSpec]) -> Result<crate::weights::Weights> {
+pub fn weights_from_onnx(
+    bytes: &[u8],
+    specs: &[crate::weights::ParamSpec],
+) -> Result<crate::weights::Weights> {
     let model = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| CragError::CorruptModel(format!("not an ONNX model: {e}")))?;
     let inits: std::collections::HashMap<&str, &TensorProto> = model
@@ -32,7 +35,10 @@ pub fn weights_from_onnx(bytes: &[u8], specs: &[crate::weights::ParamSpec]) -> R
         .collect();
     let floats = |t: &TensorProto| -> Result<Vec<f32>> {
         if t.data_type != DataType::FLOAT as i32 {
-            return Err(CragError::CorruptModel(format!("{} is not float32", t.name)));
+            return Err(CragError::CorruptModel(format!(
+                "{} is not float32",
+                t.name
+            )));
         }
         if !t.float_data.is_empty() {
             return Ok(t.float_data.clone());
