@@ -18,6 +18,7 @@ fn cfg(head: DtiHead) -> DtiConfig {
         hidden_ratio: 2,
         head,
         ln_eps: 1e-5,
+        precision: Default::default(),
     }
 }
 

@@ -430,6 +430,7 @@ mod tests {
             hidden_ratio: 2,
             head: DtiHead::Cosine,
             ln_eps: 1e-5,
+            precision: Default::default(),
         };
         let (art, _) = seeded_dti("dti", &cfg, 1, terms(4), 2).unwrap();
         let dir = std::env::temp_dir().join(format!("crag-art-{}", std::process::id()));
@@ -455,6 +456,7 @@ mod tests {
             hidden_ratio: 2,
             head: DtiHead::Cosine,
             ln_eps: 1e-5,
+            precision: Default::default(),
         };
         assert!(seeded_dti("dti", &cfg, 1, terms(3), 0).is_err());
         assert!(parse_terms("adr_index\tterm\n1\tfoo\n").is_err());

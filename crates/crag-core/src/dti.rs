@@ -12,7 +12,7 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-use crate::onnx::{Dim, GraphBuilder};
+use crate::onnx::{Dim, GraphBuilder, WeightPrecision};
 use crate::weights::{Init, ParamSpec, Weights};
 use crate::{CragError, Result};
 
@@ -44,10 +44,19 @@ pub struct DtiConfig {
     /// LayerNorm epsilon (PyTorch default 1e-5).
     #[serde(default = "default_ln_eps")]
     pub ln_eps: f32,
+    /// How the large matrices ([`DtiConfig::int8_matrix_names`]) are stored in the ONNX graph. Absent (float32) in
+    /// configs written before quantisation existed, and not written when float32, so float32 configs and graphs
+    /// are unchanged.
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub precision: WeightPrecision,
 }
 
 fn default_ln_eps() -> f32 {
     1e-5
+}
+
+fn is_f32(p: &WeightPrecision) -> bool {
+    *p == WeightPrecision::F32
 }
 
 /// Epsilon of `F.normalize` in the cosine head.
@@ -88,6 +97,7 @@ impl DtiConfig {
             hidden_ratio: 2,
             head: DtiHead::Cosine,
             ln_eps: 1e-5,
+            precision: WeightPrecision::F32,
         }
     }
 
@@ -188,6 +198,22 @@ impl DtiConfig {
             Init::Constant(0.5),
         ));
         specs
+    }
+
+    /// Matrices stored as int8 under [`WeightPrecision::Int8`]: the `Linear` weights of both adapters, the ADR head
+    /// and (bilinear head) the DTI head matrix; in the shipped shape 99.8 % of the graph's parameters. Biases,
+    /// LayerNorm parameters and the scalars stay float32.
+    pub fn int8_matrix_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for prefix in ["drug_adapter", "prot_adapter"] {
+            names.push(format!("{prefix}.fc1.weight"));
+            names.push(format!("{prefix}.fc2.weight"));
+        }
+        if self.head == DtiHead::Bilinear {
+            names.push("dti_head.weight".into());
+        }
+        names.push("adr_head.weight".into());
+        names
     }
 
     /// Every learnable parameter: inference parameters plus the training-only ADR adapter `f_a`.
@@ -336,15 +362,15 @@ fn export_adapter(
 ) -> Result<String> {
     let h = cfg.hidden();
     let p = |s: &str| format!("{prefix}.{s}");
-    let w1 = g.initializer(
+    let w1 = g.weight_matrix(
         &p("fc1.weight"),
-        &[h, in_dim],
+        [h, in_dim],
         w.get(&p("fc1.weight"), &[h, in_dim])?,
     )?;
     let b1 = g.initializer(&p("fc1.bias"), &[h], w.get(&p("fc1.bias"), &[h])?)?;
-    let w2 = g.initializer(
+    let w2 = g.weight_matrix(
         &p("fc2.weight"),
-        &[cfg.d, h],
+        [cfg.d, h],
         w.get(&p("fc2.weight"), &[cfg.d, h])?,
     )?;
     let b2 = g.initializer(&p("fc2.bias"), &[cfg.d], w.get(&p("fc2.bias"), &[cfg.d])?)?;
@@ -359,11 +385,14 @@ fn export_adapter(
 /// Write the inference graph (adapters, DTI head, ADR head, pair-scorer scalars) as ONNX bytes.
 ///
 /// Inputs `drug [B, drug_dim]`, `protein [B, prot_dim]`; outputs are named in [`io`]. The batch size is dynamic.
+/// The matrices of [`DtiConfig::int8_matrix_names`] are stored in `cfg.precision` (float32, or per-row int8 expanded
+/// by `DequantizeLinear`); everything else is float32.
 pub fn export_onnx(cfg: &DtiConfig, w: &Weights) -> Result<Vec<u8>> {
     cfg.validate()?;
     w.validate(&cfg.inference_specs())?;
     let batch = Dim::Symbolic("batch");
     let mut g = GraphBuilder::new("crag_dti_adr");
+    g.set_weight_precision(cfg.precision);
     let drug = g.input(io::DRUG, &[batch.clone(), Dim::Fixed(cfg.drug_dim)]);
     let prot = g.input(io::PROTEIN, &[batch.clone(), Dim::Fixed(cfg.prot_dim)]);
     let u = export_adapter(&mut g, cfg, w, "drug_adapter", cfg.drug_dim, &drug)?;
@@ -379,9 +408,9 @@ pub fn export_onnx(cfg: &DtiConfig, w: &Weights) -> Result<Vec<u8>> {
             g.op("Mul", &[&cos, &scale], vec![])
         }
         DtiHead::Bilinear => {
-            let wm = g.initializer(
+            let wm = g.weight_matrix(
                 "dti_head.weight",
-                &[cfg.d, cfg.d],
+                [cfg.d, cfg.d],
                 w.get("dti_head.weight", &[cfg.d, cfg.d])?,
             )?;
             let b = g.initializer("dti_head.bias", &[], w.get("dti_head.bias", &[])?)?;
@@ -392,9 +421,9 @@ pub fn export_onnx(cfg: &DtiConfig, w: &Weights) -> Result<Vec<u8>> {
         }
     };
     let p_bind = g.op("Sigmoid", &[&logit], vec![]);
-    let aw = g.initializer(
+    let aw = g.weight_matrix(
         "adr_head.weight",
-        &[cfg.n_adr, cfg.d],
+        [cfg.n_adr, cfg.d],
         w.get("adr_head.weight", &[cfg.n_adr, cfg.d])?,
     )?;
     let ab = g.initializer(
@@ -620,6 +649,7 @@ mod tests {
             hidden_ratio: 2,
             head,
             ln_eps: 1e-5,
+            precision: WeightPrecision::F32,
         }
     }
 
@@ -761,6 +791,112 @@ mod tests {
             assert!(got.iter().all(|r| r.adr_index % 7 != 3));
             assert!((got[0].score - all[0].1).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn config_without_precision_reads_as_f32_and_f32_is_not_written() {
+        // The architecture stored in models/dti/model.json before quantisation existed.
+        let old = serde_json::json!({"d": 512, "drug_dim": 2048, "head": "cosine", "hidden_ratio": 2,
+            "ln_eps": 9.999999747378752e-06, "n_adr": 3863, "prot_dim": 420});
+        let cfg: DtiConfig = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(cfg.precision, WeightPrecision::F32);
+        assert_eq!(cfg, DtiConfig::new(2048, 420, 3863));
+        assert_eq!(
+            serde_json::to_value(&cfg).unwrap(),
+            old,
+            "float32 configs are written as before"
+        );
+        let int8 = DtiConfig {
+            precision: WeightPrecision::Int8,
+            ..cfg
+        };
+        let v = serde_json::to_value(&int8).unwrap();
+        assert_eq!(v["precision"], "int8");
+        assert_eq!(serde_json::from_value::<DtiConfig>(v).unwrap(), int8);
+    }
+
+    #[test]
+    fn f32_export_is_byte_identical_to_the_exporter_before_quantisation() {
+        // SHA-256 of these exports computed with the exporter before `precision` existed (commit 822cafe).
+        for (head, len, sha) in [
+            (
+                DtiHead::Cosine,
+                6399,
+                "61782a0f65fac520d9d07212a38a7b84f26a599aa8edffb3d97eeef725d53c7c",
+            ),
+            (
+                DtiHead::Bilinear,
+                6310,
+                "e4ceb6f90834fc4ff7681327bbdf090f87ad6108c0dc1a8278eef0cd88f6b578",
+            ),
+        ] {
+            let cfg = tiny(head);
+            let w = Weights::seeded(&cfg.param_specs(), 7);
+            let bytes = export_onnx(&cfg, &w).unwrap();
+            assert_eq!(bytes.len(), len, "{head:?}");
+            assert_eq!(crate::artifacts::sha256_hex(&bytes), sha, "{head:?}");
+        }
+    }
+
+    #[test]
+    fn int8_export_stores_the_large_matrices_and_reads_back() {
+        for head in [DtiHead::Cosine, DtiHead::Bilinear] {
+            let cfg = tiny(head);
+            let names = cfg.int8_matrix_names();
+            assert_eq!(names.len(), if head == DtiHead::Bilinear { 6 } else { 5 });
+            let specs = cfg.inference_specs();
+            for n in &names {
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == n)
+                    .expect("an inference matrix");
+                assert_eq!(spec.shape.len(), 2, "{n}");
+            }
+            let w = Weights::seeded(&cfg.param_specs(), 4);
+            let f = export_onnx(&cfg, &w).unwrap();
+            let int8 = DtiConfig {
+                precision: WeightPrecision::Int8,
+                ..cfg.clone()
+            };
+            let q = export_onnx(&int8, &w).unwrap();
+            assert!(
+                q.len() < f.len(),
+                "{head:?}: int8 {} >= f32 {}",
+                q.len(),
+                f.len()
+            );
+            // Read back: exact from float32, the int8 round trip from int8 (other parameters exact).
+            let back = crate::onnx::weights_from_onnx(&f, &specs).unwrap();
+            let back_q = crate::onnx::weights_from_onnx(&q, &specs).unwrap();
+            let wq = w.int8_round_trip(&names).unwrap();
+            for spec in &specs {
+                let get = |x: &Weights| x.get(&spec.name, &spec.shape).unwrap().to_vec();
+                assert_eq!(get(&back), get(&w), "{}", spec.name);
+                assert_eq!(get(&back_q), get(&wq), "{}", spec.name);
+            }
+            let reexport = export_onnx(&int8, &back).unwrap();
+            assert_eq!(
+                reexport, q,
+                "re-exporting recovered float32 weights gives the same int8 graph"
+            );
+        }
+        // With a realistic shape, int8 is about a quarter of float32.
+        let cfg = DtiConfig {
+            d: 64,
+            ..DtiConfig::new(256, 60, 300)
+        };
+        let w = Weights::seeded(&cfg.param_specs(), 1);
+        let f = export_onnx(&cfg, &w).unwrap().len() as f64;
+        let q = export_onnx(
+            &DtiConfig {
+                precision: WeightPrecision::Int8,
+                ..cfg
+            },
+            &w,
+        )
+        .unwrap()
+        .len() as f64;
+        assert!(q / f < 0.3, "int8 / f32 = {}", q / f);
     }
 
     #[test]

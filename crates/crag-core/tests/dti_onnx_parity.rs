@@ -1,8 +1,11 @@
-//! The exported DTI/ADR graph, run by ONNX Runtime, equals the ndarray reference within 1e-5.
+//! The exported DTI/ADR graph, run by ONNX Runtime, equals the ndarray reference within 1e-5; the int8 graph equals
+//! the reference on the int8 round-tripped weights within 1e-5; the shipped float32 model re-exports byte for byte
+//! from the weights read back out of its graph.
 //!
 //! Needs the ONNX Runtime library: `ORT_DYLIB_PATH` (set by `scripts/test.sh`) or `/usr/local/lib/crag`.
 
 use crag_core::dti::{self, DtiConfig, DtiHead};
+use crag_core::onnx::WeightPrecision;
 use crag_core::runtime::{self, Device, SessionOptions};
 use crag_core::weights::Weights;
 use ndarray::Array2;
@@ -33,6 +36,7 @@ fn check(head: DtiHead, seed: u64, batch: usize) {
         hidden_ratio: 2,
         head,
         ln_eps: 1e-5,
+        precision: Default::default(),
     };
     let mut weights = Weights::seeded(&cfg.param_specs(), seed);
     if head == DtiHead::Cosine {
@@ -44,12 +48,38 @@ fn check(head: DtiHead, seed: u64, batch: usize) {
     weights
         .insert("pair_scorer.gamma", vec![], vec![-0.25])
         .unwrap();
-    let onnx = dti::export_onnx(&cfg, &weights).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + 100);
     let drug = Array2::from_shape_fn((batch, cfg.drug_dim), |_| rng.random_range(-2.0f32..2.0));
     let prot = Array2::from_shape_fn((batch, cfg.prot_dim), |_| rng.random_range(0.0f32..1.0));
+    let u_f32 = compare(&cfg, &weights, &drug, &prot);
+    let int8 = DtiConfig {
+        precision: WeightPrecision::Int8,
+        ..cfg.clone()
+    };
+    let u_int8 = compare(&int8, &weights, &drug, &prot);
+    // The int8 graph really computes with quantised weights: close to float32, not equal.
+    let d = max_abs_diff(u_int8.as_slice().unwrap(), u_f32.as_slice().unwrap());
+    assert!(
+        d > 1e-6 && d < 0.1,
+        "{head:?}: int8 u differs from float32 u by {d}"
+    );
+}
 
-    let reference = dti::reference_forward(&cfg, &weights, drug.view(), prot.view()).unwrap();
+/// ORT on the graph of `cfg` (in its precision) against the reference forward on the weights that graph computes
+/// with (the int8 round trip of the large matrices when int8).
+fn compare(
+    cfg: &DtiConfig,
+    weights: &Weights,
+    drug: &Array2<f32>,
+    prot: &Array2<f32>,
+) -> Array2<f32> {
+    let head = (cfg.head, cfg.precision);
+    let onnx = dti::export_onnx(cfg, weights).unwrap();
+    let effective = match cfg.precision {
+        WeightPrecision::F32 => weights.clone(),
+        WeightPrecision::Int8 => weights.int8_round_trip(&cfg.int8_matrix_names()).unwrap(),
+    };
+    let reference = dti::reference_forward(cfg, &effective, drug.view(), prot.view()).unwrap();
     let mut loaded = runtime::load_session(
         ort_env(),
         &onnx,
@@ -80,15 +110,56 @@ fn check(head: DtiHead, seed: u64, batch: usize) {
     let logits: Vec<f32> = got.p_bind.iter().map(|p| (p / (1.0 - p)).ln()).collect();
     let d = max_abs_diff(&logits, reference.logit.as_slice().unwrap());
     assert!(d <= 1e-3, "{head:?} logits differ by {d}");
+    got.u
 }
 
 #[test]
-fn cosine_head_matches_reference() {
+fn shipped_dti_model_weights_read_back_and_reexport() {
+    // models/dti (or $CRAG_DTI_MODEL_DIR): a float32 graph re-exports byte for byte from the weights read out of it
+    // (the exporter with `precision` writes float32 exactly as before) and its int8 export is about a quarter of the
+    // size; an int8 graph gives back the same weights after re-export.
+    let dir = std::env::var_os("CRAG_DTI_MODEL_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/dti"),
+        std::path::PathBuf::from,
+    );
+    let art = crag_core::artifacts::ModelArtifacts::read_dir(&dir).unwrap();
+    let cfg = crag_core::artifacts::dti_config(&art.meta.config).unwrap();
+    let w = crag_core::onnx::weights_from_onnx(&art.onnx, &cfg.inference_specs()).unwrap();
+    let again = dti::export_onnx(&cfg, &w).unwrap();
+    match cfg.precision {
+        WeightPrecision::F32 => {
+            assert!(
+                again == art.onnx,
+                "float32 re-export differs from {}",
+                dir.display()
+            );
+            let int8 = DtiConfig {
+                precision: WeightPrecision::Int8,
+                ..cfg.clone()
+            };
+            let q = dti::export_onnx(&int8, &w).unwrap();
+            let ratio = q.len() as f64 / art.onnx.len() as f64;
+            assert!(ratio < 0.27, "int8 / float32 = {ratio}");
+        }
+        WeightPrecision::Int8 => {
+            // Re-quantising dequantised rows may move a scale by an ulp; the weights must survive unchanged.
+            let back = crag_core::onnx::weights_from_onnx(&again, &cfg.inference_specs()).unwrap();
+            for spec in cfg.inference_specs() {
+                let a = w.get(&spec.name, &spec.shape).unwrap();
+                let b = back.get(&spec.name, &spec.shape).unwrap();
+                assert!(max_abs_diff(a, b) <= 1e-6, "{}", spec.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn dti_cosine_head_matches_reference_in_f32_and_int8() {
     check(DtiHead::Cosine, 11, 7);
 }
 
 #[test]
-fn bilinear_head_matches_reference() {
+fn dti_bilinear_head_matches_reference_in_f32_and_int8() {
     check(DtiHead::Bilinear, 12, 5);
 }
 
@@ -103,6 +174,7 @@ fn batch_of_one_and_many_agree() {
         hidden_ratio: 2,
         head: DtiHead::Cosine,
         ln_eps: 1e-5,
+        precision: Default::default(),
     };
     let w = Weights::seeded(&cfg.param_specs(), 5);
     let onnx = dti::export_onnx(&cfg, &w).unwrap();
@@ -139,6 +211,7 @@ fn cuda_request_falls_back_to_cpu_with_a_reason() {
         hidden_ratio: 1,
         head: DtiHead::Bilinear,
         ln_eps: 1e-5,
+        precision: Default::default(),
     };
     let onnx = dti::export_onnx(&cfg, &Weights::seeded(&cfg.param_specs(), 1)).unwrap();
     let s = runtime::load_session(

@@ -271,11 +271,7 @@ fn parity_check(
     let gather = |rows: &Array2<f32>, ids: &[usize]| rows.select(ndarray::Axis(0), ids);
     let drugs: Vec<usize> = ds.test[..n].iter().map(|p| p.drug).collect();
     let prots: Vec<usize> = ds.test[..n].iter().map(|p| p.protein).collect();
-    let prot_rows: Vec<f32> =
-        Vec::<f32>::try_from(&f.prot_x.to_device(tch::Device::Cpu).reshape([-1]))
-            .unwrap_or_default();
-    let prot_rows = Array2::from_shape_vec((ds.proteins.len(), features::PROTEIN_DIM), prot_rows)
-        .map_err(|e| CragError::Runtime(e.to_string()))?;
+    let prot_rows = dti_train::protein_rows(f)?;
     let out = runtime::run_dti(
         &mut s.session,
         gather(&f.drug_rows, &drugs).view(),

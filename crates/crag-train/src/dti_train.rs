@@ -131,6 +131,16 @@ pub fn featurize(ds: &DtiAdrDataset, device: Device) -> Result<Features> {
     })
 }
 
+/// The protein features of `f` as rows `[n_proteins, PROTEIN_DIM]` (for ONNX Runtime).
+pub fn protein_rows(f: &Features) -> Result<Array2<f32>> {
+    let cpu = f.prot_x.to_device(Device::Cpu);
+    let n = cpu.size().first().copied().unwrap_or(0) as usize;
+    let flat = Vec::<f32>::try_from(&cpu.reshape([-1]))
+        .map_err(|e| CragError::Runtime(format!("protein features: {e}")))?;
+    Array2::from_shape_vec((n, features::PROTEIN_DIM), flat)
+        .map_err(|e| CragError::Runtime(format!("protein features: {e}")))
+}
+
 /// One line of the training log.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochLog {
@@ -325,14 +335,18 @@ pub struct DtiReport {
 
 /// Evaluate p_bind on `pairs` at `threshold`.
 pub fn dti_report(net: &DtiNet, f: &Features, pairs: &[IndexedPair], threshold: f64) -> DtiReport {
-    let scores = predict_pairs(net, f, pairs);
+    dti_report_from_scores(&predict_pairs(net, f, pairs), pairs, threshold)
+}
+
+/// [`dti_report`] of given scores (one per pair, e.g. from an ONNX graph).
+pub fn dti_report_from_scores(scores: &[f64], pairs: &[IndexedPair], threshold: f64) -> DtiReport {
     let labels: Vec<bool> = pairs.iter().map(|p| p.label).collect();
     DtiReport {
         n: pairs.len(),
-        pr_auc: metrics::average_precision(&scores, &labels),
-        auroc: metrics::roc_auc(&scores, &labels),
+        pr_auc: metrics::average_precision(scores, &labels),
+        auroc: metrics::roc_auc(scores, &labels),
         threshold,
-        at_threshold: metrics::f1_at(&scores, &labels, threshold),
+        at_threshold: metrics::f1_at(scores, &labels, threshold),
     }
 }
 
@@ -369,6 +383,7 @@ pub fn train(
         hidden_ratio: tc.hidden_ratio,
         head: tc.head,
         ln_eps: 1e-5,
+        precision: crag_core::onnx::WeightPrecision::F32,
     };
     let mut net = DtiNet::new(&cfg, device, tc.seed, tc.dropout);
     // Prior-initialised ADR head bias: softplus(b_k) = mean train TF-IDF of column k. TF-IDF values are ~1e-2, so
@@ -704,24 +719,13 @@ pub fn pair_scorer_report(
     split: Split,
 ) -> Result<AdrReport> {
     let device = net.vs.device();
-    let chosen: Vec<IndexedPair> = pairs
-        .iter()
-        .filter(|p| p.label && ds.adr_row[p.drug].is_some_and(|r| ds.adr_row_split[r] == split))
-        .copied()
-        .collect();
-    let rows: Vec<usize> = chosen.iter().filter_map(|p| ds.adr_row[p.drug]).collect();
-    let k = c.nrows();
+    let chosen = pair_scorer_pairs(ds, pairs, split);
     let weights = net.weights()?;
     let scorer = crag_core::dti::PairScorer {
         alpha: weights.scalar("pair_scorer.alpha")?,
         beta: weights.scalar("pair_scorer.beta")?,
         gamma: weights.scalar("pair_scorer.gamma")?,
     };
-    let protos = crag_core::dti::Prototypes::from_rows(
-        k,
-        c.ncols(),
-        (0..k).map(|i| (i, Some(c.row(i).to_vec()))),
-    )?;
     let (u, v) = tch::no_grad(|| {
         let d: Vec<usize> = chosen.iter().map(|p| p.drug).collect();
         let p: Vec<usize> = chosen.iter().map(|p| p.protein).collect();
@@ -730,11 +734,48 @@ pub fn pair_scorer_report(
             to_vec_f32(&net.encode_protein(&f.prot_x.index_select(0, &idx(&p, device)), false)),
         )
     });
-    let d = net.cfg.d;
+    pair_scorer_report_from(ds, &scorer, c, &chosen, &u, &v)
+}
+
+/// The pairs [`pair_scorer_report`] ranks: positive `pairs` whose drug has an ADR profile in `split`.
+pub fn pair_scorer_pairs(
+    ds: &DtiAdrDataset,
+    pairs: &[IndexedPair],
+    split: Split,
+) -> Vec<IndexedPair> {
+    pairs
+        .iter()
+        .filter(|p| p.label && ds.adr_row[p.drug].is_some_and(|r| ds.adr_row_split[r] == split))
+        .copied()
+        .collect()
+}
+
+/// [`pair_scorer_report`] from given embeddings of the `chosen` pairs (row-major `[n, d]` `u` and `v`, e.g. from an
+/// ONNX graph) and scorer scalars.
+pub fn pair_scorer_report_from(
+    ds: &DtiAdrDataset,
+    scorer: &crag_core::dti::PairScorer,
+    c: &Array2<f32>,
+    chosen: &[IndexedPair],
+    u: &[f32],
+    v: &[f32],
+) -> Result<AdrReport> {
+    let rows: Vec<usize> = chosen.iter().filter_map(|p| ds.adr_row[p.drug]).collect();
+    let (k, d) = c.dim();
+    if u.len() != chosen.len() * d || v.len() != chosen.len() * d {
+        return Err(CragError::invalid(format!(
+            "pair scorer: {} / {} embedding values for {} pairs of size {d}",
+            u.len(),
+            v.len(),
+            chosen.len()
+        )));
+    }
+    let protos =
+        crag_core::dti::Prototypes::from_rows(k, d, (0..k).map(|i| (i, Some(c.row(i).to_vec()))))?;
     let mut pred = Array2::<f32>::zeros((chosen.len(), k));
     for i in 0..chosen.len() {
         let s = crag_core::dti::pair_adr_scores(
-            &scorer,
+            scorer,
             &u[i * d..(i + 1) * d],
             &v[i * d..(i + 1) * d],
             &protos,

@@ -5,6 +5,7 @@
 pub mod bert_model;
 pub mod curves;
 pub mod dti_model;
+pub mod dti_quantize;
 pub mod dti_run;
 pub mod dti_train;
 pub mod ner_cli;

@@ -5,6 +5,8 @@
 //! * `dti` — train the DTI/ADR multi-task model (tch) on DrugBAN pairs + SIDER ADR profiles, evaluate it, export it
 //!   through crag-core's ONNX exporter and optionally publish it into a database.
 //! * `dti-seeded` — a DTI/ADR model with seeded, untrained weights, for testing the serving path exactly.
+//! * `dti-quantize` — turn a float32 DTI/ADR model directory into a per-row int8 one, scoring both graphs through
+//!   ONNX Runtime with the protocol of `dti`.
 //! * `ner` — train the NER token classifier (`crag_extract_entities`) on BC5CDR, evaluate it on the BC5CDR
 //!   development split, export it and optionally publish it.
 //! * `relation` — train the dual-encoder drug–ADR relation model (`crag_score`) on ADE Corpus V2, evaluate it on the
@@ -101,6 +103,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Quantise a float32 DTI/ADR model directory to per-row int8 weights and measure both graphs (ONNX Runtime).
+    DtiQuantize(crag_train::dti_quantize::DtiQuantizeArgs),
     /// Train the dual-encoder relation model (crag_score) on ADE Corpus V2 and write a model directory.
     Relation {
         /// ADE Corpus V2 folder (DRUG-AE.rel, ADE-NEG.txt).
@@ -306,6 +310,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             };
             dti_run::run(&job).map(|_| ())
         }
+        Command::DtiQuantize(args) => crag_train::dti_quantize::run(&args),
         Command::Relation {
             ade,
             encoder,
@@ -420,6 +425,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                 hidden_ratio: 2,
                 head,
                 ln_eps: 1e-5,
+                precision: WeightPrecision::F32,
             };
             let (mut art, _) = seeded_dti(&name, &cfg, seed, terms, mask_every)?;
             art.meta.config["adr_vocabulary"] = serde_json::json!({

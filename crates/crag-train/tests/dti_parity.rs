@@ -16,6 +16,7 @@ fn check(head: DtiHead) {
         hidden_ratio: 2,
         head,
         ln_eps: 1e-5,
+        precision: Default::default(),
     };
     let mut net = DtiNet::new(&cfg, tch::Device::Cpu, 3, 0.1);
     // A few optimiser steps so the weights are not at their initial values (incl. the head scale).
