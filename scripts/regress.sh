@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 ORT_LIB=${CRAG_ORT_LIB:-/usr/local/lib/crag/libonnxruntime.so}
 pgxs=$(dirname "$("$PG_CONFIG" --pgxs)")/..
-tests=(setup dti_serving registry errors permissions ort_library signals features ner relation)
+tests=(setup dti_serving registry errors permissions ort_library signals features ner relation extract)
 
 work=$(mktemp -d /tmp/crag-regress.XXXXXX)
 trap 'rm -rf "$work"' EXIT

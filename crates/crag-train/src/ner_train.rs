@@ -646,9 +646,13 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
         ];
         for (name, (ex, counts)) in parts {
             eprintln!(
-                "relation rows from {name}: {} ({} annotated relations; {} pairs too long for a window; {} \
-                 annotated relations without a candidate)",
-                counts.examples, counts.positive, counts.too_long, counts.relations_missed
+                "relation rows from {name}: {} candidates ({} annotated relations; {} pairs too long for a window; \
+                 {} annotated relations without a candidate), {} rows used",
+                counts.examples,
+                counts.positive,
+                counts.too_long,
+                counts.relations_missed,
+                ex.len()
             );
             re_counts.insert(
                 name.to_string(),

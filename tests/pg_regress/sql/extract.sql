@@ -1,0 +1,50 @@
+SET search_path = public, crag;
+\set VERBOSITY terse
+-- The packaged extractor: entities, then relations among them (one graph, shared encoder).
+SELECT name, kind, active, config->'relations'->'labels' AS relation_labels
+  FROM crag.models WHERE name = 'ner';
+-- Entities with character offsets (the mention is the substring the offsets name).
+SELECT start_pos, end_pos, mention, entity_type
+  FROM crag_extract_entities('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
+ ORDER BY start_pos;
+-- Relations: head, relation, tail with types; scores rounded (they are probabilities).
+SELECT head, head_type, relation, tail, tail_type, round(score::numeric, 2) AS score
+  FROM crag_extract_relations('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
+ ORDER BY head_start, tail_start;
+SELECT head, relation, tail
+  FROM crag_extract_relations('Intravenous azithromycin-induced ototoxicity.') ORDER BY head_start, tail_start;
+-- Every relation obeys the type rules, and the offsets name the mentions (non-ASCII text: char offsets).
+WITH t(note) AS (VALUES
+  ('Fièvre et éruption cutanée sous amoxicilline 😀 — the rash resolved after the drug was stopped.'),
+  ('Hepatotoxicity was attributed to isoniazid; rifampicin-induced thrombocytopenia followed.'),
+  ('Metformin was started for type 2 diabetes. Cough and fever indicated pneumonia.'))
+SELECT count(*) > 0 AS some_relations,
+       bool_and(substr(note, head_start + 1, head_end - head_start) = head
+                AND substr(note, tail_start + 1, tail_end - tail_start) = tail) AS offsets_exact,
+       bool_and((relation, head_type, tail_type) IN (('treats', 'Drug', 'Disease'), ('causes', 'Disease', 'Symptom'),
+                  ('indicates', 'Lab_Test', 'Disease'), ('indicates', 'Symptom', 'Disease'),
+                  ('prevents', 'Drug', 'Disease'), ('prevents', 'Procedure', 'Disease'),
+                  ('adverse_effect', 'Drug', 'Disease'), ('adverse_effect', 'Drug', 'Symptom'))) AS types_obey_rules,
+       bool_and(score BETWEEN (SELECT (config->'relations'->>'threshold')::float8 FROM crag.models
+                                WHERE name = 'ner' AND active) AND 1) AS scores_above_threshold
+  FROM t, crag_extract_relations(note);
+-- The batch form gives the same rows as one call per text; NULL elements give none.
+WITH t(i, note) AS (VALUES (1, 'Hepatotoxicity was attributed to isoniazid.'), (2, NULL),
+                           (3, 'Rifampicin-induced thrombocytopenia was reported.')),
+     single AS (SELECT i AS doc, r.head, r.relation, r.tail, round(r.score::numeric, 6) AS score
+                  FROM t, crag_extract_relations(t.note) r),
+     batch AS (SELECT doc, head, relation, tail, round(score::numeric, 6) AS score
+                 FROM crag_extract_relations_batch((SELECT array_agg(note ORDER BY i) FROM t)))
+SELECT (SELECT count(*) FROM single) AS single_rows, (SELECT count(*) FROM batch) AS batch_rows,
+       NOT EXISTS (SELECT * FROM single EXCEPT SELECT * FROM batch)
+       AND NOT EXISTS (SELECT * FROM batch EXCEPT SELECT * FROM single) AS same_rows;
+-- A long text is windowed, not truncated: a relation at the end of a 5,000-character note is still found.
+SELECT head, relation, tail, head_start
+  FROM crag_extract_relations(repeat('The patient was seen in clinic and felt well. ', 110)
+                              || 'Intravenous azithromycin-induced ototoxicity.');
+-- Errors.
+SELECT * FROM crag_extract_relations('');
+SELECT * FROM crag_extract_relations_batch(ARRAY['ok', '  ']);
+SELECT * FROM crag_extract_relations('fever', 'nope');
+SELECT * FROM crag_extract_relations('fever after aspirin', 'relation');
+SELECT count(*) AS no_rows_for_null FROM crag_extract_relations(NULL);
