@@ -102,6 +102,9 @@ SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(
   FROM controls, thr GROUP BY thr.t;
 
 -- Medical NER/RE (crag_extract_entities, crag_extract_relations): one extractor, entities then relations.
+-- Known weaknesses, shown on purpose (EVALUATION.md): an indication in literature-style text can come out as an
+-- adverse effect (lithium -> bipolar disorder), treats/causes/indicates/prevents were learned from synthetic notes
+-- only, and non-English words are tagged poorly.
 \echo '== crag_extract_entities / crag_extract_relations on a few sentences =='
 CREATE TEMP TABLE demo_notes(id int, note text);
 INSERT INTO demo_notes VALUES
