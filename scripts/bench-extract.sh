@@ -9,7 +9,7 @@ n=${1:-500}
 ade=${CRAG_ADE_DIR:-../shared/data/ade_corpus_v2}
 db=crag_bench
 tsv=/tmp/crag-extract-sentences.tsv
-cut -d'|' -f1,2 "$ade/DRUG-AE.rel" | sort -u -t'|' -k1,1 | head -n "$n" | cut -d'|' -f2 | sed 's/\\/\\\\/g' > "$tsv"
+cut -d'|' -f1,2 "$ade/DRUG-AE.rel" | sort -u -t'|' -k1,1 | awk -v n="$n" 'NR <= n' | cut -d'|' -f2 | sed 's/\\/\\\\/g' > "$tsv"
 chmod a+r "$tsv"
 runuser -u postgres -- dropdb --if-exists "$db"
 runuser -u postgres -- createdb "$db"
