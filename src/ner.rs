@@ -119,6 +119,21 @@ fn non_blank(arg: &str, text: &str) -> PgResult<()> {
     }
 }
 
+/// The non-NULL elements of a text array (0-based positions and texts); an empty element is an error naming its
+/// 1-based position.
+fn present_texts(texts: &[Option<String>]) -> PgResult<(Vec<usize>, Vec<&str>)> {
+    let mut present = Vec::new();
+    let mut refs = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        if let Some(t) = t {
+            non_blank(&format!("texts[{}]", i + 1), t)?;
+            present.push(i);
+            refs.push(t.as_str());
+        }
+    }
+    Ok((present, refs))
+}
+
 fn int(v: usize) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -174,15 +189,7 @@ fn crag_extract_entities_batch(
         name!(score, f64),
     ),
 > {
-    let mut present = Vec::new();
-    let mut refs = Vec::new();
-    for (i, t) in texts.iter().enumerate() {
-        if let Some(t) = t {
-            non_blank(&format!("texts[{}]", i + 1), t).or_raise();
-            present.push(i);
-            refs.push(t.as_str());
-        }
-    }
+    let (present, refs) = present_texts(&texts).or_raise();
     let found = if refs.is_empty() {
         vec![]
     } else {
@@ -331,15 +338,7 @@ fn crag_extract_relations_batch(
         name!(tail_end, i32),
     ),
 > {
-    let mut present = Vec::new();
-    let mut refs = Vec::new();
-    for (i, t) in texts.iter().enumerate() {
-        if let Some(t) = t {
-            non_blank(&format!("texts[{}]", i + 1), t).or_raise();
-            present.push(i);
-            refs.push(t.as_str());
-        }
-    }
+    let (present, refs) = present_texts(&texts).or_raise();
     let found = if refs.is_empty() {
         vec![]
     } else {

@@ -319,6 +319,23 @@ impl GraphBuilder {
         self.op("Gemm", &inputs, vec![attr_int("transB", 1)])
     }
 
+    /// A float32 `torch.nn.Linear` whose weight `[out, inp]` and bias `[out]` are the parameters `{name}.weight` and
+    /// `{name}.bias` of `w`, applied to `x`.
+    pub fn dense(
+        &mut self,
+        x: &str,
+        w: &crate::weights::Weights,
+        name: &str,
+        out: usize,
+        inp: usize,
+    ) -> Result<String> {
+        let wn = format!("{name}.weight");
+        let bn = format!("{name}.bias");
+        let wt = self.initializer(&wn, &[out, inp], w.get(&wn, &[out, inp])?)?;
+        let bs = self.initializer(&bn, &[out], w.get(&bn, &[out])?)?;
+        Ok(self.linear(x, &wt, Some(&bs)))
+    }
+
     /// `torch.nn.LayerNorm` over the last axis.
     pub fn layer_norm(&mut self, x: &str, gamma: &str, beta: &str, eps: f32) -> String {
         self.op(

@@ -313,21 +313,14 @@ pub fn export_onnx(cfg: &RelationConfig, w: &Weights) -> Result<Vec<u8>> {
     );
     let d = bert::export_encoder(&mut g, &cfg.encoder, w, DRUG_PREFIX, &d_ids, &d_mask)?;
     let a = bert::export_encoder(&mut g, &cfg.encoder, w, ADR_PREFIX, &a_ids, &a_mask)?;
-    let dense = |g: &mut GraphBuilder, x: &str, name: &str, out: usize, inp: usize| {
-        let wn = format!("{name}.weight");
-        let bn = format!("{name}.bias");
-        let wt = g.initializer(&wn, &[out, inp], w.get(&wn, &[out, inp])?)?;
-        let bs = g.initializer(&bn, &[out], w.get(&bn, &[out])?)?;
-        Ok::<String, CragError>(g.linear(x, &wt, Some(&bs)))
-    };
-    let pd = dense(&mut g, &d, "fusion.drug", f, h)?;
-    let pa = dense(&mut g, &a, "fusion.adr", f, h)?;
+    let pd = g.dense(&d, w, "fusion.drug", f, h)?;
+    let pa = g.dense(&a, w, "fusion.adr", f, h)?;
     let td = g.op("Tanh", &[&pd], vec![]);
     let ta = g.op("Tanh", &[&pa], vec![]);
     let fused = g.op("Mul", &[&td, &ta], vec![]);
-    let hid = dense(&mut g, &fused, "head.hidden", m, f)?;
+    let hid = g.dense(&fused, w, "head.hidden", m, f)?;
     let act = g.gelu(&hid)?;
-    let logit = dense(&mut g, &act, "head.out", 1, m)?;
+    let logit = g.dense(&act, w, "head.out", 1, m)?;
     let flat = g.const_i64("relation_flat", &[-1]);
     let logit1 = g.op("Reshape", &[&logit, &flat], vec![]);
     let p = g.op("Sigmoid", &[&logit1], vec![]);

@@ -782,18 +782,10 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
     let mut parity_re = None;
     if cfg.relations.is_some() && !re_set.is_empty() {
         let rows: Vec<&PairExample> = re_set.iter().take(16).collect();
-        let l = rows.iter().map(|e| e.row.ids.len()).max().unwrap_or(1);
-        let (mut ids, mut mask, mut idx) = (Vec::new(), Vec::new(), Vec::new());
-        for e in &rows {
-            ids.extend_from_slice(&e.row.ids);
-            ids.extend(std::iter::repeat_n(
-                i64::from(tok.pad_id()),
-                l - e.row.ids.len(),
-            ));
-            mask.extend(std::iter::repeat_n(1i64, e.row.ids.len()));
-            mask.extend(std::iter::repeat_n(0i64, l - e.row.ids.len()));
-            idx.push(e.row.index);
-        }
+        let ids_rows: Vec<&[i64]> = rows.iter().map(|e| e.row.ids.as_slice()).collect();
+        let padded = crag_core::text::Batch::from_rows(&ids_rows, i64::from(tok.pad_id()));
+        let (ids, mask, l) = (padded.input_ids, padded.attention_mask, padded.seq_len);
+        let idx: Vec<[i64; 2]> = rows.iter().map(|e| e.row.index).collect();
         let mut tx = TchExtractor {
             net,
             device: r.device,

@@ -88,7 +88,7 @@ pub fn examples_for(
     let mut out = Vec::new();
     for c in relate::candidates(text, mentions, head)? {
         let (h, t) = (&mentions[c.head], &mentions[c.tail]);
-        let valid = relate::type_mask(head, h.entity_type, t.entity_type)?;
+        let valid = relate::type_mask(&types, h.entity_type, t.entity_type);
         let mut allowed = vec![false; valid.len()];
         match gold(c.head, c.tail) {
             Gold::Is(r) => match label(r) {

@@ -222,11 +222,8 @@ fn sum(parts: &[(usize, usize, usize)]) -> Prf {
 
 /// Index of `adverse_effect` among the head's labels.
 fn adverse_label(cfg: &NerConfig) -> Result<usize> {
-    let head = cfg
-        .relations
-        .as_ref()
-        .ok_or_else(|| CragError::invalid("the model has no relation head"))?;
-    head.relation_types()?
+    cfg.relation_head()?
+        .relation_types()?
         .iter()
         .position(|&r| r == RelationType::AdverseEffect)
         .map(|i| i + 1)
@@ -334,10 +331,7 @@ pub fn cid_eval<E: Extractor>(
     batch: usize,
 ) -> Result<CidReport> {
     let cfg = ex.cfg().clone();
-    let head = cfg
-        .relations
-        .clone()
-        .ok_or_else(|| CragError::invalid("the model has no relation head"))?;
+    let head = cfg.relation_head()?.clone();
     let texts: Vec<String> = docs.iter().map(|d| d.text()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let gold_ms: Vec<Vec<(Mention, Vec<String>)>> = docs.iter().map(bc5cdr_mentions).collect();

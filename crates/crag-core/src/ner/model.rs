@@ -174,6 +174,13 @@ impl NerConfig {
         Ok(())
     }
 
+    /// The relation head, or an error naming its absence (an entity-only model).
+    pub fn relation_head(&self) -> Result<&RelationHead> {
+        self.relations
+            .as_ref()
+            .ok_or_else(|| CragError::invalid("this NER model has no relation head"))
+    }
+
     /// Number of relation labels (0 without a relation head).
     pub fn n_relation_labels(&self) -> usize {
         self.relations.as_ref().map_or(0, |r| r.labels.len())
@@ -287,10 +294,7 @@ pub fn reference_relation_logits(
     pair_index: &[[i64; 2]],
     seq_len: usize,
 ) -> Result<Array2<f32>> {
-    let r = cfg
-        .relations
-        .as_ref()
-        .ok_or_else(|| CragError::invalid("this NER model has no relation head"))?;
+    let r = cfg.relation_head()?;
     let batch = pair_index.len();
     let states = bert::reference_states(
         &cfg.encoder,
@@ -341,13 +345,7 @@ pub fn export_onnx(cfg: &NerConfig, w: &Weights) -> Result<Vec<u8>> {
     let states = bert::export_encoder_states(&mut g, &cfg.encoder, w, ENCODER_PREFIX, &ids, &mask)?;
     let flat_shape = g.const_i64("ner_flat", &[-1, h as i64]);
     let flat = g.op("Reshape", &[&states, &flat_shape], vec![]);
-    let wt = g.initializer(
-        "classifier.weight",
-        &[n, h],
-        w.get("classifier.weight", &[n, h])?,
-    )?;
-    let bs = g.initializer("classifier.bias", &[n], w.get("classifier.bias", &[n])?)?;
-    let logits_flat = g.linear(&flat, &wt, Some(&bs));
+    let logits_flat = g.dense(&flat, w, "classifier", n, h)?;
     let ids_shape = g.op("Shape", &[&ids], vec![]);
     let n_tail = g.const_i64("ner_labels", &[n as i64]);
     let out_shape = g.concat(&[&ids_shape, &n_tail], 0);
@@ -365,25 +363,9 @@ pub fn export_onnx(cfg: &NerConfig, w: &Weights) -> Result<Vec<u8>> {
         let pair_shape = g.const_i64("relation_pair_shape", &[-1, 2 * h as i64]);
         let pairs = g.op("Reshape", &[&picked, &pair_shape], vec![]);
         let (m, k) = (r.hidden, r.labels.len());
-        let w1 = g.initializer(
-            "relation.hidden.weight",
-            &[m, 2 * h],
-            w.get("relation.hidden.weight", &[m, 2 * h])?,
-        )?;
-        let b1 = g.initializer(
-            "relation.hidden.bias",
-            &[m],
-            w.get("relation.hidden.bias", &[m])?,
-        )?;
-        let hid = g.linear(&pairs, &w1, Some(&b1));
+        let hid = g.dense(&pairs, w, "relation.hidden", m, 2 * h)?;
         let act = g.gelu(&hid)?;
-        let w2 = g.initializer(
-            "relation.out.weight",
-            &[k, m],
-            w.get("relation.out.weight", &[k, m])?,
-        )?;
-        let b2 = g.initializer("relation.out.bias", &[k], w.get("relation.out.bias", &[k])?)?;
-        let rl = g.linear(&act, &w2, Some(&b2));
+        let rl = g.dense(&act, w, "relation.out", k, m)?;
         g.output(&rl, io::RELATION_LOGITS, &[batch, Dim::Fixed(k)]);
     }
     g.finish(&[

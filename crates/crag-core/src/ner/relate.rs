@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::ner::model::{NerConfig, RelationHead};
 use crate::ner::schema::{EntityType, RelationType};
 use crate::ner::tagging::{Framing, Mention};
-use crate::text::TextTokenizer;
+use crate::text::{Batch, TextTokenizer};
 use crate::{CragError, Result};
 
 /// Opening (and closing) marker of the head mention.
@@ -303,12 +303,12 @@ pub fn encode_pair(
     }))
 }
 
-/// Labels a pair of types may take: `none` (always) and the relation types that allow `head → tail`.
-pub fn type_mask(head: &RelationHead, h: EntityType, t: EntityType) -> Result<Vec<bool>> {
-    let types = head.relation_types()?;
+/// Labels a pair of types may take: `none` (always) and those of the head's relation `types`
+/// ([`RelationHead::relation_types`], in label order) that allow `head → tail`.
+pub fn type_mask(types: &[RelationType], h: EntityType, t: EntityType) -> Vec<bool> {
     let mut mask = vec![true];
     mask.extend(types.iter().map(|r| r.allows(h, t)));
-    Ok(mask)
+    mask
 }
 
 /// Softmax of `logits` over the labels of `mask` (others get probability 0).
@@ -378,10 +378,8 @@ pub fn score_candidates<F>(
 where
     F: FnMut(&[i64], &[i64], &[[i64; 2]], usize, usize) -> Result<Array2<f32>>,
 {
-    let head = cfg
-        .relations
-        .as_ref()
-        .ok_or_else(|| CragError::invalid("this NER model has no relation head"))?;
+    let head = cfg.relation_head()?;
+    let types = head.relation_types()?;
     if texts.len() != mentions.len() {
         return Err(CragError::invalid(format!(
             "{} texts but {} mention lists",
@@ -397,7 +395,7 @@ where
         for c in candidates(text, ms, head)? {
             let (h, t) = (&ms[c.head], &ms[c.tail]);
             if let Some(row) = encode_pair(tok, &framing, text, h, t, c.context)? {
-                let mask = type_mask(head, h.entity_type, t.entity_type)?;
+                let mask = type_mask(&types, h.entity_type, t.entity_type);
                 jobs.push((d, c, row, mask));
             }
         }
@@ -407,23 +405,10 @@ where
     let pad = i64::from(tok.pad_id());
     let mut probs: Vec<Vec<f32>> = vec![vec![]; jobs.len()];
     for chunk in order.chunks(batch.max(1)) {
-        let l = chunk
-            .iter()
-            .map(|&j| jobs[j].2.ids.len())
-            .max()
-            .unwrap_or(1);
-        let mut ids = Vec::with_capacity(chunk.len() * l);
-        let mut mask = Vec::with_capacity(chunk.len() * l);
-        let mut index = Vec::with_capacity(chunk.len());
-        for &j in chunk {
-            let r = &jobs[j].2;
-            ids.extend_from_slice(&r.ids);
-            ids.extend(std::iter::repeat_n(pad, l - r.ids.len()));
-            mask.extend(std::iter::repeat_n(1i64, r.ids.len()));
-            mask.extend(std::iter::repeat_n(0i64, l - r.ids.len()));
-            index.push(r.index);
-        }
-        let logits = run(&ids, &mask, &index, chunk.len(), l)?;
+        let rows: Vec<&[i64]> = chunk.iter().map(|&j| jobs[j].2.ids.as_slice()).collect();
+        let index: Vec<[i64; 2]> = chunk.iter().map(|&j| jobs[j].2.index).collect();
+        let b = Batch::from_rows(&rows, pad);
+        let logits = run(&b.input_ids, &b.attention_mask, &index, b.batch, b.seq_len)?;
         if logits.shape() != [chunk.len(), k] {
             return Err(CragError::CorruptModel(format!(
                 "relation head returned logits of shape {:?}, expected [{}, {k}]",
@@ -459,10 +444,7 @@ pub fn extract_relations<F>(
 where
     F: FnMut(&[i64], &[i64], &[[i64; 2]], usize, usize) -> Result<Array2<f32>>,
 {
-    let head = cfg
-        .relations
-        .as_ref()
-        .ok_or_else(|| CragError::invalid("this NER model has no relation head"))?;
+    let head = cfg.relation_head()?;
     let types = head.relation_types()?;
     let scored = score_candidates(tok, cfg, texts, mentions, batch, run)?;
     Ok(scored
@@ -594,9 +576,10 @@ mod tests {
     fn masks_softmax_and_decisions() {
         let head = RelationHead::new(4);
         // none, treats, causes, indicates, prevents, adverse_effect
-        let dd = type_mask(&head, EntityType::Drug, EntityType::Disease).unwrap();
+        let types = head.relation_types().unwrap();
+        let dd = type_mask(&types, EntityType::Drug, EntityType::Disease);
         assert_eq!(dd, vec![true, true, false, false, true, true]);
-        let ds = type_mask(&head, EntityType::Disease, EntityType::Symptom).unwrap();
+        let ds = type_mask(&types, EntityType::Disease, EntityType::Symptom);
         assert_eq!(ds, vec![true, false, true, false, false, false]);
         let p = masked_softmax(&[0.0, 1.0, 9.0, 0.0, 1.0, 1.0], &dd);
         assert_eq!(p[2], 0.0);
