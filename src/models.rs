@@ -6,7 +6,7 @@ use crate::error::OrRaise;
 use crate::registry;
 
 /// Import a model directory (as written by `crag-train … --out DIR`) as a new version; returns the version.
-/// Importing the same ONNX bytes again returns the existing version. Needs superuser or pg_read_server_files.
+/// Importing the same ONNX bytes with the same config again returns the existing version. Needs superuser or pg_read_server_files.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn import_model(path: &str, activate: default!(bool, true)) -> i32 {
     registry::import_dir(path, activate).or_raise()

@@ -356,12 +356,16 @@ fn require_file_access() -> PgResult<()> {
     }
 }
 
-/// Insert a model read from disk as a new version (or reuse the version with the same ONNX sha256).
+/// Insert a model read from disk as a new version (or reuse the version with the same ONNX sha256 and config).
 pub fn import_artifacts(art: &ModelArtifacts, activate: bool) -> PgResult<i32> {
     let meta = &art.meta;
     let existing = Spi::get_one_with_args::<i32>(
-        "SELECT max(version) FROM crag.models WHERE name = $1 AND sha256 = $2",
-        &[meta.name.as_str().into(), art.sha256().into()],
+        "SELECT max(version) FROM crag.models WHERE name = $1 AND sha256 = $2 AND config = $3",
+        &[
+            meta.name.as_str().into(),
+            art.sha256().into(),
+            JsonB(meta.config.clone()).into(),
+        ],
     )?;
     let version = match existing {
         Some(v) => v,

@@ -392,6 +392,28 @@ fn import_model_reports_missing_directories() {
 }
 
 #[pg_test]
+fn reimport_reuses_a_version_only_for_the_same_onnx_and_config() {
+    let (mut art, _, _) =
+        crag_core::artifacts::seeded_ner("ner_reimport", &minilm_tokenizer(), tiny_encoder(), 16, 3)
+            .unwrap();
+    let v1 = import_artifacts(&art, true).unwrap();
+    assert_eq!(import_artifacts(&art, true).unwrap(), v1, "same bytes, same config");
+    // Same ONNX bytes, another refinement setting: a new version, so stored models never change under users.
+    let mut cfg = crag_core::ner::model::NerConfig::from_json(&art.meta.config).unwrap();
+    cfg.refine.min_score = 0.5;
+    art.meta.config = cfg.to_json();
+    let v2 = import_artifacts(&art, true).unwrap();
+    assert_eq!(v2, v1 + 1);
+    assert_eq!(import_artifacts(&art, true).unwrap(), v2);
+    let stored = Spi::get_one::<f64>(&format!(
+        "SELECT (config->'refine'->>'min_score')::float8 FROM crag.models WHERE name = 'ner_reimport' AND version = {v1}"
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(stored, 0.0, "the first version keeps its config");
+}
+
+#[pg_test]
 fn kind_mismatch_is_rejected() {
     let c = cfg(DtiHead::Cosine);
     let (mut art, _) = seeded_dti("rel", &c, 1, terms(c.n_adr), 0).unwrap();

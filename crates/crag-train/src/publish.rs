@@ -12,7 +12,7 @@ fn db<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> CragError {
 ///
 /// The model, its config and metrics, ADR terms and prototypes go in one transaction through the extension's own
 /// `crag.register_model` / `crag.set_adr_vocabulary`, so a failure leaves the registry untouched. Publishing the same
-/// ONNX bytes twice returns the existing version. Returns the version.
+/// ONNX bytes with the same config twice returns the existing version. Returns the version.
 pub fn publish(url: &str, art: &ModelArtifacts, activate: bool) -> Result<i32> {
     art.validate()?;
     let mut client = Client::connect(url, NoTls).map_err(db("connecting to the database"))?;
@@ -20,8 +20,8 @@ pub fn publish(url: &str, art: &ModelArtifacts, activate: bool) -> Result<i32> {
     let name = art.meta.name.as_str();
     let existing: Option<i32> = tx
         .query_one(
-            "SELECT max(version) FROM crag.models WHERE name = $1 AND sha256 = $2",
-            &[&name, &art.sha256()],
+            "SELECT max(version) FROM crag.models WHERE name = $1 AND sha256 = $2 AND config = $3",
+            &[&name, &art.sha256(), &art.meta.config],
         )
         .map_err(db(
             "looking up the model (is the crag extension installed?)",

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crag_core::data::ade::AdeSentence;
 use crag_core::data::pubtator::PubtatorDoc;
+use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
+use crag_core::ner::refine::{refine, Refine};
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
 use crag_core::ner::tagging::{self, Mention};
@@ -770,9 +772,83 @@ pub struct ExtractEvalArgs {
     /// Write the report here (default: `extraction.json` in the model directory).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
-    /// Also store the report under `metrics.extraction` in the model directory's model.json.
+    /// Also store the report under `metrics.extraction` in the model directory's model.json (and the `--refine`
+    /// setting in its config).
     #[arg(long)]
     pub update_model: bool,
+    /// Document-level refinement of mentions to evaluate (and store with `--update-model`): every step (`all`),
+    /// none (`none`); default: the model config's.
+    #[arg(long, value_parser = ["all", "none"])]
+    pub refine: Option<String>,
+    /// Choose the refinement's `min_score` on the first `--tune-docs` BC5CDR dev abstracts (the ones training
+    /// selected epochs on) and report the rest separately.
+    #[arg(long)]
+    pub tune_min_score: bool,
+    /// Dev abstracts for `--tune-min-score`.
+    #[arg(long, default_value_t = 100)]
+    pub tune_docs: usize,
+}
+
+/// BC5CDR dev documents and the decoder's mentions of them, before any refinement.
+fn bc5cdr_decoded<E: Extractor>(
+    ex: &mut E,
+    tok: &TextTokenizer,
+    dev: &[PubtatorDoc],
+    batch: usize,
+) -> Result<(Vec<Document>, Vec<Vec<Mention>>)> {
+    let docs: Vec<Document> = dev.iter().map(|d| d.to_document()).collect();
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let decoded_cfg = NerConfig {
+        refine: Refine::default(),
+        ..ex.cfg().clone()
+    };
+    let decoded = tagging::extract(tok, &decoded_cfg, &texts, batch, |i, m, b, l| {
+        ex.token_logits(i, m, b, l)
+    })?;
+    Ok((docs, decoded))
+}
+
+/// Exact entity scores (BC5CDR's two types) of `decoded` refined with `opts`, on the documents `range`.
+fn bc5cdr_scores(
+    docs: &[Document],
+    decoded: &[Vec<Mention>],
+    opts: &Refine,
+    range: std::ops::Range<usize>,
+) -> Result<ScoreTable> {
+    let gold = &docs[range.clone()];
+    let pred: Vec<Document> = gold
+        .iter()
+        .zip(&decoded[range])
+        .map(|(d, m)| tagging::to_document(&d.id, &d.text, &refine(&d.text, m.clone(), opts)))
+        .collect();
+    Ok(evaluate(
+        gold,
+        &crate::ner_train::to_bc5cdr_types(pred),
+        MatchMode::Exact,
+    )?
+    .entities)
+}
+
+/// The `min_score` (0, 0.05, …, 0.95) with the best micro F1 on the first `n` documents, lowest on ties; with the
+/// grid's scores.
+fn tune_min_score(
+    docs: &[Document],
+    decoded: &[Vec<Mention>],
+    base: &Refine,
+    n: usize,
+) -> Result<(f64, Vec<(f64, f64)>)> {
+    let mut grid = Vec::new();
+    let mut best = (0.0, f64::NEG_INFINITY);
+    for k in 0..20 {
+        let min_score = f64::from(k) * 0.05;
+        let opts = Refine { min_score, ..*base };
+        let f1 = bc5cdr_scores(docs, decoded, &opts, 0..n)?.micro.f1;
+        grid.push((min_score, f1));
+        if f1 > best.1 + 1e-12 {
+            best = (min_score, f1);
+        }
+    }
+    Ok((best.0, grid))
 }
 
 /// `crag-train extract-eval`: relation (and entity) scores of a shipped extractor through ONNX Runtime.
@@ -784,7 +860,12 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     use serde_json::json;
     let started = std::time::Instant::now();
     let mut art = ModelArtifacts::read_dir(&a.model)?;
-    let cfg = NerConfig::from_json(&art.meta.config)?;
+    let mut cfg = NerConfig::from_json(&art.meta.config)?;
+    match a.refine.as_deref() {
+        Some("all") => cfg.refine = Refine::ALL,
+        Some(_) => cfg.refine = Refine::default(),
+        None => {}
+    }
     let head = cfg.relations.clone().ok_or_else(|| {
         CragError::invalid(format!(
             "{} has no relation head (train with --relations)",
@@ -810,6 +891,37 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     if let Some(n) = a.max_docs {
         dev_pub.truncate(n);
     }
+    eprintln!("BC5CDR dev entities ({} abstracts) ...", dev_pub.len());
+    let (dev_docs, decoded) = bc5cdr_decoded(&mut ex, &tok, &dev_pub, a.batch)?;
+    let n_tune = a.tune_docs.min(dev_docs.len());
+    let mut tuning = None;
+    if a.tune_min_score {
+        let (best, grid) = tune_min_score(&dev_docs, &decoded, &cfg.refine, n_tune)?;
+        eprintln!(
+            "min_score {best:.2} (best refined micro F1 on the first {n_tune} dev abstracts: {})",
+            grid.iter()
+                .map(|(t, f)| format!("{t:.2} → {f:.4}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        cfg.refine.min_score = best;
+        ex.cfg = cfg.clone();
+        tuning = Some(json!({
+            "documents": n_tune,
+            "criterion": "refined micro F1 (exact), lowest min_score on ties",
+            "grid": grid.iter().map(|(t, f)| json!({"min_score": t, "micro_f1": f})).collect::<Vec<_>>(),
+            "chosen": best,
+            "rest_of_dev": crate::outputs::to_json(&bc5cdr_scores(&dev_docs, &decoded, &cfg.refine, n_tune..dev_docs.len())?),
+        }));
+    }
+    let all = 0..dev_docs.len();
+    let decoded_scores = bc5cdr_scores(&dev_docs, &decoded, &Refine::default(), all.clone())?;
+    let refined_scores = bc5cdr_scores(&dev_docs, &decoded, &cfg.refine, all)?;
+    eprintln!(
+        "{}{}",
+        decoded_scores.to_table("decoded"),
+        refined_scores.to_table("refined")
+    );
     let lexicon = mesh_lexicon(&train_pub);
     eprintln!("BC5CDR dev CID ({} abstracts) ...", dev_pub.len());
     let cid = cid_eval(&mut ex, &tok, &dev_pub, Some(&lexicon), a.batch)?;
@@ -880,6 +992,16 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         "model": a.model.display().to_string(),
         "onnx_sha256": art.sha256(),
         "relation_head": head,
+        "refine": cfg.refine,
+        "bc5cdr_entities": {
+            "split": BC5CDR_DEV,
+            "documents": dev_pub.len(),
+            "protocol": "entity level, exact span and type, BC5CDR's schema (Symptom → Disease, Procedure and \
+                         Lab_Test left out)",
+            "decoded": decoded_scores,
+            "refined": refined_scores,
+            "min_score_tuning": tuning,
+        },
         "bc5cdr_cid": {
             "split": BC5CDR_DEV,
             "documents": cid.documents,
@@ -919,6 +1041,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         if let serde_json::Value::Object(m) = &mut art.meta.metrics {
             m.insert("extraction".into(), report);
         }
+        art.meta.config = cfg.to_json();
         art.write_dir(&a.model)?;
         eprintln!("updated {}/model.json", a.model.display());
     }

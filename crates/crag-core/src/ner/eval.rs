@@ -423,10 +423,43 @@ pub fn evaluate(gold: &[Document], pred: &[Document], mode: MatchMode) -> Result
     })
 }
 
+impl ScoreTable {
+    /// A plain-text block titled `title`: one row per type, then micro and macro.
+    pub fn to_table(&self, title: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{title:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "gold", "pred", "tp", "fp", "fn", "P", "R", "F1"
+        );
+        let mut row = |name: &str, s: &Score| {
+            let _ = writeln!(
+                out,
+                "  {name:<22} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7.4} {:>7.4} {:>7.4}",
+                s.gold, s.pred, s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
+            );
+        };
+        for (name, s) in &self.per_type {
+            row(name, s);
+        }
+        row("micro", &self.micro);
+        let m = &self.macro_avg;
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>39} {:>7.4} {:>7.4} {:>7.4}",
+            format!("macro ({} types)", m.types),
+            "",
+            m.precision,
+            m.recall,
+            m.f1
+        );
+        out
+    }
+}
+
 impl EvalReport {
     /// A plain-text table: one block each for entities, strict and lenient relations.
     pub fn to_table(&self) -> String {
-        let mut out = String::new();
         let blocks = [
             (
                 format!("Entities (mode {})", self.entity_mode.as_str()),
@@ -435,37 +468,11 @@ impl EvalReport {
             ("Relations (strict)".to_string(), &self.relations_strict),
             ("Relations (lenient)".to_string(), &self.relations_lenient),
         ];
-        for (i, (title, t)) in blocks.iter().enumerate() {
-            if i > 0 {
-                out.push('\n');
-            }
-            let _ = writeln!(
-                out,
-                "{title:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
-                "gold", "pred", "tp", "fp", "fn", "P", "R", "F1"
-            );
-            let mut row = |name: &str, s: &Score| {
-                let _ = writeln!(
-                    out,
-                    "  {name:<22} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7.4} {:>7.4} {:>7.4}",
-                    s.gold, s.pred, s.tp, s.fp, s.fn_, s.precision, s.recall, s.f1
-                );
-            };
-            for (name, s) in &t.per_type {
-                row(name, s);
-            }
-            row("micro", &t.micro);
-            let m = &t.macro_avg;
-            let _ = writeln!(
-                out,
-                "  {:<22} {:>39} {:>7.4} {:>7.4} {:>7.4}",
-                format!("macro ({} types)", m.types),
-                "",
-                m.precision,
-                m.recall,
-                m.f1
-            );
-        }
+        let mut out = blocks
+            .iter()
+            .map(|(title, t)| t.to_table(title))
+            .collect::<Vec<_>>()
+            .join("\n");
         let _ = writeln!(out, "\n{} documents", self.documents);
         out
     }

@@ -21,6 +21,7 @@ use ndarray::{Array2, Array3};
 use serde::{Deserialize, Serialize};
 
 use crate::bert::{self, BertConfig};
+use crate::ner::refine::Refine;
 use crate::ner::schema::EntityType;
 use crate::onnx::{Dim, GraphBuilder, WeightPrecision};
 use crate::weights::{Init, ParamSpec, Weights};
@@ -130,10 +131,14 @@ pub struct NerConfig {
     /// Relation head sharing the encoder (absent in entity-only models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relations: Option<RelationHead>,
+    /// Document-level refinement of the decoded mentions (abbreviations, adjacent fragments); off when absent.
+    #[serde(default)]
+    pub refine: Refine,
 }
 
 impl NerConfig {
-    /// The five entity types in BIO (11 labels), windows of `max_len` with a quarter of a window of overlap.
+    /// The five entity types in BIO (11 labels), windows of `max_len` with a quarter of a window of overlap, every
+    /// [`Refine`] step on.
     pub fn new(encoder: BertConfig, max_len: usize) -> Self {
         NerConfig {
             encoder,
@@ -142,6 +147,7 @@ impl NerConfig {
             stride: max_len.saturating_sub(2) / 4,
             precision: WeightPrecision::F32,
             relations: None,
+            refine: Refine::ALL,
         }
     }
 

@@ -15,6 +15,8 @@
 //!   type `T` and otherwise starts one (a stray `I` is not dropped), `O` ends it. The span runs from the first
 //!   piece's start to the last piece's end; the score is the mean soft-max probability of the chosen labels of its
 //!   pieces.
+//! * **Refinement**: the decoded mentions of each whole text then go through [`crate::ner::refine`] as the
+//!   config's [`crate::ner::refine::Refine`] says (abbreviation definitions, adjacent fragments).
 //!
 //! [`extract`] runs the whole path over many texts with any model given as a closure (ONNX Runtime in the
 //! extension, tch while training, a test double in the tests).
@@ -26,6 +28,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::ner::model::NerConfig;
+use crate::ner::refine::refine;
 use crate::ner::schema::{CharIndex, Document, Entity, EntityType};
 use crate::text::{Pieces, TextTokenizer};
 use crate::{CragError, Result};
@@ -496,7 +499,8 @@ where
             .map(|w| probs.remove(&(d, w)).unwrap_or_default())
             .collect();
         let merged = merge_windows(wd.pieces.len(), &wd.windows, &blocks)?;
-        out.push(decode(texts[d], &wd.pieces.offsets, merged.view(), &tags));
+        let mentions = decode(texts[d], &wd.pieces.offsets, merged.view(), &tags);
+        out.push(refine(texts[d], mentions, &cfg.refine));
     }
     Ok(out)
 }
@@ -526,6 +530,7 @@ mod tests {
     use super::*;
     use crate::bert::BertConfig;
     use crate::ner::model::bio_labels;
+    use crate::ner::refine::Refine;
     use std::collections::HashMap;
 
     fn tags() -> TagSet {
@@ -852,6 +857,37 @@ mod tests {
             assert!(got.iter().any(|g| g.0 > 9_000 && g.0 < 11_000));
             assert!(got.iter().any(|g| g.0 == last));
         }
+    }
+
+    #[test]
+    fn refinement_reaches_across_windows() {
+        use EntityType::*;
+        let tok = minilm();
+        let ts = tags();
+        // The model knows the long form only; the definition is in the first window, the uses far beyond it.
+        let table = tag_table(&tok, &ts, &[("overactive bladder", Disease)]);
+        let mut text = String::from("Overactive bladder (OAB) was studied. ");
+        while text.chars().count() < 3_000 {
+            text.push_str("Patients were followed for a year without changes. ");
+        }
+        text.push_str("OAB improved, and OAB-related visits fell.");
+        let run = |refine: Refine| {
+            let c = NerConfig {
+                refine,
+                ..cfg(32, 8)
+            };
+            extract(&tok, &c, &[&text], 8, forced(&ts, &table, &mut vec![])).unwrap()
+        };
+        let plain = run(Refine::default());
+        assert_eq!(plain[0].len(), 1);
+        let refined = run(Refine::ALL);
+        let got: Vec<(&str, EntityType)> = refined[0]
+            .iter()
+            .map(|m| (m.text.as_str(), m.entity_type))
+            .collect();
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().skip(1).all(|g| *g == ("OAB", Disease)));
+        assert!(refined[0][3].start > 3_000);
     }
 
     #[test]

@@ -1,0 +1,411 @@
+//! Document-level refinement of decoded mentions: what one window's labels cannot see.
+//!
+//! * **Abbreviations** ([`abbreviations`], Schwartz & Hearst 2003): a definition `long form (SF)` links a short form
+//!   to the words before the parenthesis. When a mention ends where the long form ends (and starts inside it), every
+//!   whole-word occurrence of the short form in the text becomes a mention of that type (replacing mentions that
+//!   overlap it): biomedical abstracts define an abbreviation once and use it many times, often far outside the
+//!   window that saw the definition. When no mention touches the long form at all ("spontaneously hypertensive rats
+//!   (SHR)"), mentions that are exactly the short form are dropped: the definition says what the letters stand for,
+//!   and it is not an entity.
+//! * **Adjacent fragments** ([`Refine::merge_adjacent`]): two mentions of one type separated by a single space
+//!   ("iron" "dextran") are one mention; the word-level decoder splits them when a continuation word is labelled `B`.
+//!
+//! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
+//!   first, so they neither count nor define abbreviations.
+//!
+//! All run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ner::schema::CharIndex;
+use crate::ner::tagging::Mention;
+
+/// Which refinements a model applies after decoding (part of its config; all off in configs that predate it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Refine {
+    /// Propagate types through abbreviation definitions, drop short forms of non-entities.
+    #[serde(default)]
+    pub abbreviations: bool,
+    /// Merge same-type mentions separated by exactly one space.
+    #[serde(default)]
+    pub merge_adjacent: bool,
+    /// Drop decoded mentions scoring below this (0: keep all).
+    #[serde(default)]
+    pub min_score: f64,
+}
+
+impl Refine {
+    /// Every refinement on (the setting of new models).
+    pub const ALL: Refine = Refine {
+        abbreviations: true,
+        merge_adjacent: true,
+        min_score: 0.0,
+    };
+
+    /// Whether any refinement is on.
+    pub fn any(&self) -> bool {
+        self.abbreviations || self.merge_adjacent || self.min_score > 0.0
+    }
+}
+
+/// An abbreviation definition `long (short)`: char ranges `[start, end)` of both forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abbreviation {
+    /// The long form, from the start of its first word to its last char before the parenthesis.
+    pub long: (usize, usize),
+    /// The short form, inside the parentheses.
+    pub short: (usize, usize),
+}
+
+/// Longest short form, in chars.
+const MAX_SHORT: usize = 10;
+
+/// Abbreviation definitions `long form (SF)` of `text` (char offsets), after Schwartz & Hearst (2003): the short
+/// form is 2–10 chars in parentheses without spaces or nested parentheses, starts with a letter or digit and holds
+/// a letter; the long form is found among the `min(|SF| + 5, 2·|SF|)` words before the parenthesis by matching the
+/// short form's letters and digits right to left, the first one at the start of a word.
+pub fn abbreviations(text: &str) -> Vec<Abbreviation> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '(' {
+            i += 1;
+            continue;
+        }
+        let open = i;
+        let close = (open + 1..chars.len().min(open + 2 + MAX_SHORT))
+            .find(|&k| chars[k] == ')' || chars[k] == '(' || chars[k].is_whitespace());
+        i += 1;
+        let Some(close) = close.filter(|&k| chars[k] == ')') else {
+            continue;
+        };
+        let short = &chars[open + 1..close];
+        if short.len() < 2
+            || !short[0].is_alphanumeric()
+            || !short.iter().any(|c| c.is_alphabetic())
+            || open < 2
+            || chars[open - 1] != ' '
+        {
+            continue;
+        }
+        if let Some(long) = long_form(&chars, open - 1, short) {
+            out.push(Abbreviation {
+                long,
+                short: (open + 1, close),
+            });
+        }
+    }
+    out
+}
+
+/// The long form ending before `end` (the space before the parenthesis) for `short`, if its letters match.
+fn long_form(chars: &[char], end: usize, short: &[char]) -> Option<(usize, usize)> {
+    let mut end = end;
+    while end > 0 && chars[end - 1].is_whitespace() {
+        end -= 1;
+    }
+    // Word starts before `end`, nearest last.
+    let max_words = (short.len() + 5).min(short.len() * 2);
+    let mut starts = Vec::new();
+    let mut k = end;
+    while k > 0 && starts.len() < max_words {
+        while k > 0 && chars[k - 1].is_whitespace() {
+            k -= 1;
+        }
+        if k == 0 {
+            break;
+        }
+        while k > 0 && !chars[k - 1].is_whitespace() {
+            k -= 1;
+        }
+        starts.push(k);
+    }
+    let window_start = *starts.last()?;
+    let lower = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let wanted: Vec<char> = short
+        .iter()
+        .filter(|c| c.is_alphanumeric())
+        .map(|&c| lower(c))
+        .collect();
+    let mut li = end; // one past the next char to look at
+    for (n, &c) in wanted.iter().enumerate().rev() {
+        let first = n == 0;
+        loop {
+            if li <= window_start {
+                return None;
+            }
+            li -= 1;
+            let at_word_start = li == 0 || !chars[li - 1].is_alphanumeric();
+            if lower(chars[li]) == c && (!first || at_word_start) {
+                break;
+            }
+        }
+    }
+    // The long form starts at the beginning of the (whitespace-delimited) word holding the first match.
+    let start = starts.iter().copied().find(|&s| s <= li)?;
+    (start < end).then_some((start, end))
+}
+
+/// Whole-word occurrences (char ranges) of `form` in `chars`.
+fn occurrences(chars: &[char], form: &[char]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    if form.is_empty() || form.len() > chars.len() {
+        return out;
+    }
+    for s in 0..=chars.len() - form.len() {
+        let e = s + form.len();
+        if chars[s..e] == *form
+            && (s == 0 || !chars[s - 1].is_alphanumeric())
+            && (e == chars.len() || !chars[e].is_alphanumeric())
+        {
+            out.push((s, e));
+        }
+    }
+    out
+}
+
+fn overlaps(m: &Mention, (s, e): (usize, usize)) -> bool {
+    m.start < e && s < m.end
+}
+
+/// Apply `opts` to the mentions decoded from `text` (char offsets); the result is sorted by start.
+pub fn refine(text: &str, mentions: Vec<Mention>, opts: &Refine) -> Vec<Mention> {
+    let mut ms = mentions;
+    if !opts.any() {
+        return ms;
+    }
+    ms.retain(|m| m.score >= opts.min_score);
+    let idx = CharIndex::new(text);
+    let chars: Vec<char> = text.chars().collect();
+    let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
+    if opts.abbreviations {
+        for ab in abbreviations(text) {
+            let (ls, le) = ab.long;
+            let found = occurrences(&chars, &chars[ab.short.0..ab.short.1]);
+            let defining = ms
+                .iter()
+                .filter(|m| m.end == le && m.start >= ls)
+                .max_by(|a, b| (a.end - a.start).cmp(&(b.end - b.start)))
+                .map(|m| (m.entity_type, m.score));
+            match defining {
+                Some((t, score)) => {
+                    ms.retain(|m| !found.iter().any(|&o| overlaps(m, o)));
+                    ms.extend(found.iter().map(|&(s, e)| Mention {
+                        start: s,
+                        end: e,
+                        text: slice(s, e),
+                        entity_type: t,
+                        score,
+                    }));
+                }
+                None if !ms.iter().any(|m| overlaps(m, ab.long)) => {
+                    ms.retain(|m| !found.contains(&(m.start, m.end)));
+                }
+                None => {}
+            }
+        }
+    }
+    ms.sort_by_key(|m| (m.start, m.end));
+    if opts.merge_adjacent {
+        let mut merged: Vec<Mention> = Vec::with_capacity(ms.len());
+        for m in ms {
+            match merged.last_mut() {
+                Some(p)
+                    if p.entity_type == m.entity_type
+                        && m.start == p.end + 1
+                        && chars.get(p.end) == Some(&' ') =>
+                {
+                    let (a, b) = ((p.end - p.start) as f64, (m.end - m.start) as f64);
+                    p.score = (p.score * a + m.score * b) / (a + b);
+                    p.end = m.end;
+                    p.text = slice(p.start, p.end);
+                }
+                _ => merged.push(m),
+            }
+        }
+        ms = merged;
+    }
+    ms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ner::schema::EntityType;
+
+    fn m(text: &str, s: usize, e: usize, t: EntityType) -> Mention {
+        Mention {
+            start: s,
+            end: e,
+            text: text.chars().skip(s).take(e - s).collect(),
+            entity_type: t,
+            score: 0.9,
+        }
+    }
+
+    fn spans(text: &str, ab: &[Abbreviation]) -> Vec<(String, String)> {
+        let c: Vec<char> = text.chars().collect();
+        ab.iter()
+            .map(|a| {
+                (
+                    c[a.long.0..a.long.1].iter().collect(),
+                    c[a.short.0..a.short.1].iter().collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_schwartz_hearst_definitions() {
+        let t = "Patients with systemic lupus erythematosus (SLE) and heart failure (HF) got \
+                 5-fluorouracil (5-FU); 5-HT (serotonin) and rats (x) are not definitions.";
+        let got = spans(t, &abbreviations(t));
+        assert_eq!(
+            got,
+            vec![
+                ("systemic lupus erythematosus".into(), "SLE".into()),
+                ("heart failure".into(), "HF".into()),
+                ("5-fluorouracil".into(), "5-FU".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn first_letter_must_start_a_word() {
+        // "T" of "TSH" cannot be the "t" inside "thyroid-stimulating"; it must start a word.
+        let t = "the thyroid-stimulating hormone (TSH) level";
+        assert_eq!(
+            spans(t, &abbreviations(t)),
+            vec![("thyroid-stimulating hormone".into(), "TSH".into())]
+        );
+        let t = "an unrelated phrase (XQZ) here";
+        assert!(abbreviations(t).is_empty());
+    }
+
+    #[test]
+    fn offsets_are_chars_on_non_ascii_text() {
+        let t = "Ärzte sahen Lithium-Toxizität (LT) – LT war häufig.";
+        let ab = abbreviations(t);
+        assert_eq!(
+            spans(t, &ab),
+            vec![("Lithium-Toxizität".into(), "LT".into())]
+        );
+        let ms = refine(t, vec![m(t, 12, 29, EntityType::Disease)], &Refine::ALL);
+        let got: Vec<(&str, usize)> = ms.iter().map(|m| (m.text.as_str(), m.start)).collect();
+        assert_eq!(got, vec![("Lithium-Toxizität", 12), ("LT", 31), ("LT", 37)]);
+    }
+
+    #[test]
+    fn short_forms_take_the_type_of_their_long_form() {
+        let t = "Overactive bladder (OAB) is common. OAB was treated; OABx is not OAB-like? OAB.";
+        let given = vec![
+            m(t, 0, 18, EntityType::Disease),
+            // A wrong type on one use is replaced.
+            m(t, 36, 39, EntityType::Drug),
+        ];
+        let ms = refine(t, given, &Refine::ALL);
+        let got: Vec<(String, usize, EntityType)> = ms
+            .iter()
+            .map(|m| (m.text.clone(), m.start, m.entity_type))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Overactive bladder".into(), 0, EntityType::Disease),
+                ("OAB".into(), 20, EntityType::Disease),
+                ("OAB".into(), 36, EntityType::Disease),
+                ("OAB".into(), 65, EntityType::Disease),
+                ("OAB".into(), 75, EntityType::Disease),
+            ]
+        );
+        assert!(ms.iter().all(|m| m.score == 0.9));
+    }
+
+    #[test]
+    fn short_forms_of_non_entities_are_dropped() {
+        let t = "spontaneously hypertensive rats (SHR) got captopril; SHR had lower pressure.";
+        let given = vec![
+            m(t, 33, 36, EntityType::Drug),
+            m(t, 42, 51, EntityType::Drug),
+            m(t, 53, 56, EntityType::Drug),
+        ];
+        let ms = refine(t, given, &Refine::ALL);
+        let got: Vec<&str> = ms.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(got, vec!["captopril"]);
+        // A mention inside the long form that does not end with it: nothing is changed.
+        let given = vec![
+            m(t, 0, 26, EntityType::Disease),
+            m(t, 53, 56, EntityType::Drug),
+        ];
+        assert_eq!(refine(t, given.clone(), &Refine::ALL), given);
+    }
+
+    #[test]
+    fn adjacent_fragments_merge_only_across_one_space_and_one_type() {
+        let t = "iron dextran, iron  dextran and aspirin fever";
+        let given = vec![
+            m(t, 0, 4, EntityType::Drug),
+            m(t, 5, 12, EntityType::Drug),
+            m(t, 14, 18, EntityType::Drug),
+            m(t, 20, 27, EntityType::Drug),
+            m(t, 32, 39, EntityType::Drug),
+            m(t, 40, 45, EntityType::Disease),
+        ];
+        let ms = refine(t, given.clone(), &Refine::ALL);
+        let got: Vec<&str> = ms.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(
+            got,
+            vec!["iron dextran", "iron", "dextran", "aspirin", "fever"]
+        );
+        let off = Refine::default();
+        assert_eq!(refine(t, given.clone(), &off), given);
+        let only_merge = Refine {
+            merge_adjacent: true,
+            ..off
+        };
+        assert_eq!(refine(t, given, &only_merge).len(), 5);
+    }
+
+    #[test]
+    fn merged_score_is_length_weighted() {
+        let t = "ab cdef";
+        let mut a = m(t, 0, 2, EntityType::Drug);
+        a.score = 0.5;
+        let mut b = m(t, 3, 7, EntityType::Drug);
+        b.score = 0.8;
+        let ms = refine(t, vec![a, b], &Refine::ALL);
+        assert_eq!(ms.len(), 1);
+        assert!((ms[0].score - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn low_scores_are_dropped_before_they_define_abbreviations() {
+        let t = "heart failure (HF) and HF";
+        let mut long = m(t, 0, 13, EntityType::Disease);
+        long.score = 0.4;
+        let opts = Refine {
+            min_score: 0.5,
+            ..Refine::ALL
+        };
+        assert!(refine(t, vec![long.clone()], &opts).is_empty());
+        let kept = refine(t, vec![long], &Refine::ALL);
+        assert_eq!(kept.len(), 3);
+        let only_score = Refine {
+            min_score: 0.5,
+            ..Refine::default()
+        };
+        assert!(only_score.any());
+        let hi = m(t, 0, 13, EntityType::Disease);
+        assert_eq!(refine(t, vec![hi.clone()], &only_score), vec![hi]);
+    }
+
+    #[test]
+    fn empty_and_degenerate_texts() {
+        assert!(abbreviations("").is_empty());
+        assert!(abbreviations("(").is_empty());
+        assert!(abbreviations("(AB)").is_empty());
+        assert!(abbreviations("x (").is_empty());
+        assert!(refine("", vec![], &Refine::ALL).is_empty());
+    }
+}
