@@ -287,7 +287,7 @@ pub fn tune_cid_threshold<E: Extractor>(
     tok: &TextTokenizer,
     docs: &[PubtatorDoc],
     batch: usize,
-) -> Result<(f32, f64)> {
+) -> Result<(f64, f64)> {
     let cfg = ex.cfg().clone();
     let ae = adverse_label(&cfg)?;
     let texts: Vec<String> = docs.iter().map(|d| d.text()).collect();
@@ -298,9 +298,9 @@ pub fn tune_cid_threshold<E: Extractor>(
         .map(|v| v.iter().map(|(m, _)| m.clone()).collect())
         .collect();
     let scored = score(ex, tok, &refs, &mentions, batch)?;
-    let mut best = (0.5f32, -1.0f64);
+    let mut best = (0.5f64, -1.0f64);
     for step in 6..=19 {
-        let th = step as f32 * 0.05;
+        let th = f64::from(step) / 20.0;
         let mut parts = Vec::new();
         for (i, s) in scored.iter().enumerate() {
             let gold: HashSet<(String, String)> = docs[i].relations.iter().cloned().collect();

@@ -56,7 +56,7 @@ pub struct RelationHead {
     /// Width of the MLP's hidden layer.
     pub hidden: usize,
     /// Lowest probability at which a relation is reported.
-    pub threshold: f32,
+    pub threshold: f64,
     /// Longest context of a candidate pair, in sentences (1 = both mentions in one sentence).
     pub max_sentences: usize,
 }

@@ -330,7 +330,7 @@ pub fn masked_softmax(logits: &[f32], mask: &[bool]) -> Vec<f32> {
 
 /// The most probable relation of a pair (label ≥ 1) and its probability, when it is at least `threshold` and more
 /// probable than `none`.
-pub fn decide(probs: &[f32], threshold: f32) -> Option<(usize, f32)> {
+pub fn decide(probs: &[f32], threshold: f64) -> Option<(usize, f32)> {
     let (best, p) = probs
         .iter()
         .enumerate()
@@ -339,7 +339,7 @@ pub fn decide(probs: &[f32], threshold: f32) -> Option<(usize, f32)> {
             (0, f32::NEG_INFINITY),
             |a, (i, &v)| if v > a.1 { (i, v) } else { a },
         );
-    (best > 0 && p >= threshold && p > probs[0]).then_some((best, p))
+    (best > 0 && f64::from(p) >= threshold && p > probs[0]).then_some((best, p))
 }
 
 /// One extracted relation.
