@@ -177,6 +177,10 @@ impl NerConfig {
         if let Some(r) = &self.relations {
             r.validate()?;
         }
+        let m = self.refine.min_score;
+        if !(0.0..1.0).contains(&m) {
+            return bad(format!("refine.min_score {m} must be in [0, 1)"));
+        }
         Ok(())
     }
 
@@ -437,6 +441,20 @@ mod tests {
         let mut bad = cfg.to_json();
         bad["max_len"] = serde_json::json!(99);
         assert!(NerConfig::from_json(&bad).is_err());
+        for m in [-0.1, 1.0, 7.0] {
+            let mut bad = cfg.to_json();
+            bad["refine"]["min_score"] = serde_json::json!(m);
+            let e = NerConfig::from_json(&bad).unwrap_err().to_string();
+            assert!(e.contains("min_score"), "{e}");
+        }
+        // A config written before refinement existed loads with every step off (served as it always was).
+        let mut old = cfg.to_json();
+        old.as_object_mut().unwrap().remove("refine");
+        assert_eq!(
+            NerConfig::from_json(&old).unwrap().refine,
+            crate::ner::refine::Refine::default()
+        );
+        assert_eq!(cfg.refine, crate::ner::refine::Refine::ALL);
     }
 
     #[test]
