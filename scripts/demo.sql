@@ -104,7 +104,9 @@ SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(
 -- Medical NER/RE (crag_extract_entities, crag_extract_relations): one extractor, entities then relations.
 -- Known weaknesses, shown on purpose (EVALUATION.md): an indication in literature-style text can come out as an
 -- adverse effect (lithium -> bipolar disorder), treats/causes/indicates/prevents were learned from synthetic notes
--- only, and non-English words are tagged poorly.
+-- only, and non-English words are tagged poorly. Mentions go through the model's document-level refinement (config
+-- "refine": abbreviation definitions, adjacent fragments, and mentions scoring below min_score 0.8 are left out — a
+-- precision/recall trade-off chosen on BC5CDR dev: "pneumonia" in note 3 is below it, so its relation is not shown).
 \echo '== crag_extract_entities / crag_extract_relations on a few sentences =='
 CREATE TEMP TABLE demo_notes(id int, note text);
 INSERT INTO demo_notes VALUES

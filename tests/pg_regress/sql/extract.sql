@@ -7,6 +7,14 @@ SELECT name, kind, active, config->'relations'->'labels' AS relation_labels
 SELECT start_pos, end_pos, mention, entity_type
   FROM crag_extract_entities('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
  ORDER BY start_pos;
+-- Document-level refinement (the model config's "refine"): a short form defined as "long form (SF)" takes the long
+-- form's type and score wherever it is used; when no mention touches the long form ("intensive care unit (ICU)"),
+-- the short form is no mention either.
+SELECT config->'refine' AS refine FROM crag.models WHERE name = 'ner' AND active;
+SELECT start_pos, end_pos, mention, entity_type, round(score::numeric, 2) AS score
+  FROM crag_extract_entities('Neuroleptic malignant syndrome (NMS) developed on haloperidol. NMS resolved after '
+                             'dantrolene in the intensive care unit (ICU); ICU staff gave captopril.')
+ ORDER BY start_pos;
 -- Relations: head, relation, tail with types; scores rounded (they are probabilities).
 SELECT head, head_type, relation, tail, tail_type, round(score::numeric, 2) AS score
   FROM crag_extract_relations('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
@@ -30,7 +38,7 @@ SELECT count(*) > 0 AS some_relations,
   FROM t, crag_extract_relations(note);
 -- The batch form gives the same rows as one call per text; NULL elements give none.
 WITH t(i, note) AS (VALUES (1, 'Hepatotoxicity was attributed to isoniazid.'), (2, NULL),
-                           (3, 'Rifampicin-induced thrombocytopenia was reported.')),
+                           (3, 'Acute renal failure developed two weeks after starting lithium for bipolar disorder.')),
      single AS (SELECT i AS doc, r.head, r.relation, r.tail, round(r.score::numeric, 6) AS score
                   FROM t, crag_extract_relations(t.note) r),
      batch AS (SELECT doc, head, relation, tail, round(score::numeric, 6) AS score
