@@ -16,7 +16,7 @@ use crag_core::data::ade::AdeSentence;
 use crag_core::data::pubtator::PubtatorDoc;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
-use crag_core::ner::refine::{refine, Refine};
+use crag_core::ner::refine::{build_lexicon, Refine, Refiner};
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
 use crag_core::ner::tagging::{self, Mention};
@@ -780,13 +780,26 @@ pub struct ExtractEvalArgs {
     /// none (`none`); default: the model config's.
     #[arg(long, value_parser = ["all", "none"])]
     pub refine: Option<String>,
-    /// Choose the refinement's `min_score` on the first `--tune-docs` BC5CDR dev abstracts (the ones training
-    /// selected epochs on) and report the rest separately.
+    /// Choose the refinement's `min_score` (and, with `--lexicon`, the lexicon's minimum precision) on the first
+    /// `--tune-docs` BC5CDR dev abstracts (the ones training selected epochs on); the rest is reported apart.
     #[arg(long)]
-    pub tune_min_score: bool,
-    /// Dev abstracts for `--tune-min-score`.
+    pub tune: bool,
+    /// Dev abstracts for `--tune`.
     #[arg(long, default_value_t = 100)]
     pub tune_docs: usize,
+    /// Add a lexicon of BC5CDR training annotations to the refinement (forms the training abstracts nearly always
+    /// annotate, added where the tagger found nothing).
+    #[arg(long)]
+    pub lexicon: bool,
+    /// Lexicon forms: annotated at least this often in the training abstracts.
+    #[arg(long, default_value_t = 2)]
+    pub lexicon_min_annotated: usize,
+    /// Lexicon forms: occurring (whole word) at least this often in the training abstracts.
+    #[arg(long, default_value_t = 3)]
+    pub lexicon_min_occurrences: usize,
+    /// Lexicon forms: annotated in at least this share of their occurrences (default: tuned with `--tune`, else 0.8).
+    #[arg(long)]
+    pub lexicon_min_precision: Option<f64>,
 }
 
 /// BC5CDR dev documents and the decoder's mentions of them, before any refinement.
@@ -816,10 +829,11 @@ fn bc5cdr_scores(
     range: std::ops::Range<usize>,
 ) -> Result<ScoreTable> {
     let gold = &docs[range.clone()];
+    let refiner = Refiner::new(opts)?;
     let pred: Vec<Document> = gold
         .iter()
         .zip(&decoded[range])
-        .map(|(d, m)| tagging::to_document(&d.id, &d.text, &refine(&d.text, m.clone(), opts)))
+        .map(|(d, m)| tagging::to_document(&d.id, &d.text, &refiner.apply(&d.text, m.clone())))
         .collect();
     Ok(evaluate(
         gold,
@@ -829,26 +843,38 @@ fn bc5cdr_scores(
     .entities)
 }
 
-/// The `min_score` (0, 0.05, …, 0.95) with the best micro F1 on the first `n` documents, lowest on ties; with the
-/// grid's scores.
-fn tune_min_score(
+/// Of `(value, setting)` candidates, the value whose setting has the best refined micro F1 on the first `n`
+/// documents (the first on ties); with every candidate's score.
+fn tune(
     docs: &[Document],
     decoded: &[Vec<Mention>],
-    base: &Refine,
+    candidates: &[(f64, Refine)],
     n: usize,
 ) -> Result<(f64, Vec<(f64, f64)>)> {
     let mut grid = Vec::new();
     let mut best = (0.0, f64::NEG_INFINITY);
-    for k in 0..20 {
-        let min_score = f64::from(k) * 0.05;
-        let opts = Refine { min_score, ..*base };
-        let f1 = bc5cdr_scores(docs, decoded, &opts, 0..n)?.micro.f1;
-        grid.push((min_score, f1));
+    for (value, opts) in candidates {
+        let f1 = bc5cdr_scores(docs, decoded, opts, 0..n)?.micro.f1;
+        grid.push((*value, f1));
         if f1 > best.1 + 1e-12 {
-            best = (min_score, f1);
+            best = (*value, f1);
         }
     }
     Ok((best.0, grid))
+}
+
+fn grid_json(name: &str, grid: &[(f64, f64)], chosen: f64) -> serde_json::Value {
+    serde_json::json!({
+        "grid": grid.iter().map(|(v, f)| serde_json::json!({name: v, "micro_f1": f})).collect::<Vec<_>>(),
+        "chosen": chosen,
+    })
+}
+
+fn grid_line(grid: &[(f64, f64)]) -> String {
+    grid.iter()
+        .map(|(v, f)| format!("{v:.2} → {f:.4}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `crag-train extract-eval`: relation (and entity) scores of a shipped extractor through ONNX Runtime.
@@ -894,25 +920,93 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     eprintln!("BC5CDR dev entities ({} abstracts) ...", dev_pub.len());
     let (dev_docs, decoded) = bc5cdr_decoded(&mut ex, &tok, &dev_pub, a.batch)?;
     let n_tune = a.tune_docs.min(dev_docs.len());
-    let mut tuning = None;
-    if a.tune_min_score {
-        let (best, grid) = tune_min_score(&dev_docs, &decoded, &cfg.refine, n_tune)?;
+    let mut tuning = serde_json::Map::new();
+    if a.tune {
+        let candidates: Vec<(f64, Refine)> = (0..20)
+            .map(|k| {
+                let min_score = f64::from(k) / 20.0;
+                let opts = Refine {
+                    min_score,
+                    ..cfg.refine.clone()
+                };
+                (min_score, opts)
+            })
+            .collect();
+        let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
         eprintln!(
-            "min_score {best:.2} (best refined micro F1 on the first {n_tune} dev abstracts: {})",
-            grid.iter()
-                .map(|(t, f)| format!("{t:.2} → {f:.4}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "min_score {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
+            grid_line(&grid)
         );
         cfg.refine.min_score = best;
-        ex.cfg = cfg.clone();
-        tuning = Some(json!({
-            "documents": n_tune,
-            "criterion": "refined micro F1 (exact), lowest min_score on ties",
-            "grid": grid.iter().map(|(t, f)| json!({"min_score": t, "micro_f1": f})).collect::<Vec<_>>(),
-            "chosen": best,
-            "rest_of_dev": crate::outputs::to_json(&bc5cdr_scores(&dev_docs, &decoded, &cfg.refine, n_tune..dev_docs.len())?),
+        tuning.insert("min_score".into(), grid_json("min_score", &grid, best));
+    }
+    let mut lexicon_report = None;
+    if a.lexicon {
+        let train_docs: Vec<Document> = train_pub.iter().map(|d| d.to_document()).collect();
+        let all_forms = build_lexicon(
+            &train_docs,
+            a.lexicon_min_annotated,
+            a.lexicon_min_occurrences,
+            0.0,
+        )?;
+        let with_min = |p: f64| Refine {
+            lexicon: all_forms
+                .iter()
+                .filter(|e| e.precision >= p)
+                .cloned()
+                .collect(),
+            ..cfg.refine.clone()
+        };
+        let min_precision = match (a.lexicon_min_precision, a.tune) {
+            (Some(p), _) => p,
+            (None, true) => {
+                let candidates: Vec<(f64, Refine)> = (10..=20)
+                    .map(|k| {
+                        let p = f64::from(k) / 20.0;
+                        (p, with_min(p))
+                    })
+                    .collect();
+                let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
+                eprintln!(
+                    "lexicon min precision {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
+                    grid_line(&grid)
+                );
+                tuning.insert(
+                    "lexicon_min_precision".into(),
+                    grid_json("min_precision", &grid, best),
+                );
+                best
+            }
+            (None, false) => 0.8,
+        };
+        cfg.refine = with_min(min_precision);
+        eprintln!(
+            "lexicon: {} forms of the BC5CDR training abstracts (annotated ≥ {}, occurring ≥ {}, precision ≥ {min_precision:.2})",
+            cfg.refine.lexicon.len(),
+            a.lexicon_min_annotated,
+            a.lexicon_min_occurrences
+        );
+        lexicon_report = Some(json!({
+            "source": BC5CDR_TRAIN,
+            "min_annotated": a.lexicon_min_annotated,
+            "min_occurrences": a.lexicon_min_occurrences,
+            "min_precision": min_precision,
+            "forms": cfg.refine.lexicon.len(),
+            "forms_by_type": cfg.refine.lexicon.iter().fold(BTreeMap::<String, usize>::new(), |mut m, e| {
+                *m.entry(e.entity_type.to_string()).or_default() += 1;
+                m
+            }),
         }));
+    }
+    ex.cfg = cfg.clone();
+    if a.tune {
+        tuning.insert("documents".into(), json!(n_tune));
+        tuning.insert(
+            "criterion".into(),
+            json!("refined micro F1 (exact) on the first documents; the first candidate on ties"),
+        );
+        let rest = bc5cdr_scores(&dev_docs, &decoded, &cfg.refine, n_tune..dev_docs.len())?;
+        tuning.insert("rest_of_dev".into(), crate::outputs::to_json(&rest));
     }
     let all = 0..dev_docs.len();
     let decoded_scores = bc5cdr_scores(&dev_docs, &decoded, &Refine::default(), all.clone())?;
@@ -992,7 +1086,12 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         "model": a.model.display().to_string(),
         "onnx_sha256": art.sha256(),
         "relation_head": head,
-        "refine": cfg.refine,
+        "refine": {
+            "abbreviations": cfg.refine.abbreviations,
+            "merge_adjacent": cfg.refine.merge_adjacent,
+            "min_score": cfg.refine.min_score,
+            "lexicon_forms": cfg.refine.lexicon.len(),
+        },
         "bc5cdr_entities": {
             "split": BC5CDR_DEV,
             "documents": dev_pub.len(),
@@ -1000,7 +1099,8 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
                          Lab_Test left out)",
             "decoded": decoded_scores,
             "refined": refined_scores,
-            "min_score_tuning": tuning,
+            "tuning": if tuning.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(tuning) },
+            "lexicon": lexicon_report,
         },
         "bc5cdr_cid": {
             "split": BC5CDR_DEV,

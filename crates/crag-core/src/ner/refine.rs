@@ -12,16 +12,24 @@
 //!
 //! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
 //!   first, so they neither count nor define abbreviations.
+//! * **Lexicon** ([`Refine::lexicon`], built by [`build_lexicon`] from a training corpus): whole-word,
+//!   ASCII-case-insensitive occurrences of forms the training annotations nearly always mark are added where no
+//!   mention overlaps them, last; their score is the form's training precision.
 //!
-//! All run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config.
+//! All run after [`crate::ner::tagging::decode`] on the whole text, in that order (confidence, abbreviations,
+//! fragments, lexicon), switched by [`Refine`] in the model config; [`Refiner`] applies one setting to many texts.
 
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use crate::ner::schema::CharIndex;
+use crate::ner::schema::{CharIndex, Document, EntityType};
 use crate::ner::tagging::Mention;
+use crate::{CragError, Result};
 
 /// Which refinements a model applies after decoding (part of its config; all off in configs that predate it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Refine {
     /// Propagate types through abbreviation definitions, drop short forms of non-entities.
     #[serde(default)]
@@ -32,6 +40,20 @@ pub struct Refine {
     /// Drop decoded mentions scoring below this (0: keep all).
     #[serde(default)]
     pub min_score: f64,
+    /// Forms to add where the tagger found nothing (empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lexicon: Vec<LexiconEntry>,
+}
+
+/// A form of a refinement lexicon: matched as whole words, ASCII case ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LexiconEntry {
+    /// The form, lower case.
+    pub form: String,
+    /// Type of the mentions it adds.
+    pub entity_type: EntityType,
+    /// Share of its whole-word occurrences in the training texts that were annotated (the added mentions' score).
+    pub precision: f64,
 }
 
 impl Refine {
@@ -40,11 +62,15 @@ impl Refine {
         abbreviations: true,
         merge_adjacent: true,
         min_score: 0.0,
+        lexicon: Vec::new(),
     };
 
     /// Whether any refinement is on.
     pub fn any(&self) -> bool {
-        self.abbreviations || self.merge_adjacent || self.min_score > 0.0
+        self.abbreviations
+            || self.merge_adjacent
+            || self.min_score > 0.0
+            || !self.lexicon.is_empty()
     }
 }
 
@@ -169,70 +195,206 @@ fn overlaps(m: &Mention, (s, e): (usize, usize)) -> bool {
     m.start < e && s < m.end
 }
 
+/// Whole-word matches `(char start, char end, pattern)` of an ASCII-case-insensitive automaton in `text`.
+fn word_matches(
+    ac: &AhoCorasick,
+    text: &str,
+    idx: &CharIndex,
+    chars: &[char],
+) -> Vec<(usize, usize, usize)> {
+    let boundary = |i: usize| {
+        i == 0 || i == chars.len() || !chars[i - 1].is_alphanumeric() || !chars[i].is_alphanumeric()
+    };
+    ac.find_overlapping_iter(text)
+        .filter_map(|m| {
+            let (s, e) = (idx.to_char(m.start())?, idx.to_char(m.end())?);
+            (boundary(s) && boundary(e)).then_some((s, e, m.pattern().as_usize()))
+        })
+        .collect()
+}
+
+fn automaton<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(forms: I) -> Result<AhoCorasick> {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(forms)
+        .map_err(|e| CragError::CorruptModel(format!("refinement lexicon: {e}")))
+}
+
+/// A [`Refine`] setting ready to apply to many texts (its lexicon compiled once).
+pub struct Refiner<'a> {
+    opts: &'a Refine,
+    lexicon: Option<AhoCorasick>,
+}
+
+impl<'a> Refiner<'a> {
+    /// Compile `opts`.
+    pub fn new(opts: &'a Refine) -> Result<Self> {
+        let lexicon = if opts.lexicon.is_empty() {
+            None
+        } else {
+            Some(automaton(opts.lexicon.iter().map(|e| e.form.as_str()))?)
+        };
+        Ok(Refiner { opts, lexicon })
+    }
+
+    /// Refine the mentions decoded from `text` (char offsets); the result is sorted by start.
+    pub fn apply(&self, text: &str, mentions: Vec<Mention>) -> Vec<Mention> {
+        let opts = self.opts;
+        let mut ms = mentions;
+        if !opts.any() {
+            return ms;
+        }
+        ms.retain(|m| m.score >= opts.min_score);
+        let idx = CharIndex::new(text);
+        let chars: Vec<char> = text.chars().collect();
+        let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
+        if opts.abbreviations {
+            for ab in abbreviations(text) {
+                let (ls, le) = ab.long;
+                let found = occurrences(&chars, &chars[ab.short.0..ab.short.1]);
+                let defining = ms
+                    .iter()
+                    .filter(|m| m.end == le && m.start >= ls)
+                    .max_by(|a, b| (a.end - a.start).cmp(&(b.end - b.start)))
+                    .map(|m| (m.entity_type, m.score));
+                match defining {
+                    Some((t, score)) => {
+                        ms.retain(|m| !found.iter().any(|&o| overlaps(m, o)));
+                        ms.extend(found.iter().map(|&(s, e)| Mention {
+                            start: s,
+                            end: e,
+                            text: slice(s, e),
+                            entity_type: t,
+                            score,
+                        }));
+                    }
+                    None if !ms.iter().any(|m| overlaps(m, ab.long)) => {
+                        ms.retain(|m| !found.contains(&(m.start, m.end)));
+                    }
+                    None => {}
+                }
+            }
+        }
+        ms.sort_by_key(|m| (m.start, m.end));
+        if opts.merge_adjacent {
+            let mut merged: Vec<Mention> = Vec::with_capacity(ms.len());
+            for m in ms {
+                match merged.last_mut() {
+                    Some(p)
+                        if p.entity_type == m.entity_type
+                            && m.start == p.end + 1
+                            && chars.get(p.end) == Some(&' ') =>
+                    {
+                        let (a, b) = ((p.end - p.start) as f64, (m.end - m.start) as f64);
+                        p.score = (p.score * a + m.score * b) / (a + b);
+                        p.end = m.end;
+                        p.text = slice(p.start, p.end);
+                    }
+                    _ => merged.push(m),
+                }
+            }
+            ms = merged;
+        }
+        if let Some(ac) = &self.lexicon {
+            let mut found = word_matches(ac, text, &idx, &chars);
+            // Longest first, then leftmost; a match never overrides a mention or an earlier match.
+            found.sort_by_key(|&(s, e, _)| (std::cmp::Reverse(e - s), s));
+            for (s, e, k) in found {
+                if ms.iter().any(|m| overlaps(m, (s, e))) {
+                    continue;
+                }
+                let entry = &opts.lexicon[k];
+                ms.push(Mention {
+                    start: s,
+                    end: e,
+                    text: slice(s, e),
+                    entity_type: entry.entity_type,
+                    score: entry.precision,
+                });
+            }
+            ms.sort_by_key(|m| (m.start, m.end));
+        }
+        ms
+    }
+}
+
 /// Apply `opts` to the mentions decoded from `text` (char offsets); the result is sorted by start.
-pub fn refine(text: &str, mentions: Vec<Mention>, opts: &Refine) -> Vec<Mention> {
-    let mut ms = mentions;
-    if !opts.any() {
-        return ms;
-    }
-    ms.retain(|m| m.score >= opts.min_score);
-    let idx = CharIndex::new(text);
-    let chars: Vec<char> = text.chars().collect();
-    let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
-    if opts.abbreviations {
-        for ab in abbreviations(text) {
-            let (ls, le) = ab.long;
-            let found = occurrences(&chars, &chars[ab.short.0..ab.short.1]);
-            let defining = ms
-                .iter()
-                .filter(|m| m.end == le && m.start >= ls)
-                .max_by(|a, b| (a.end - a.start).cmp(&(b.end - b.start)))
-                .map(|m| (m.entity_type, m.score));
-            match defining {
-                Some((t, score)) => {
-                    ms.retain(|m| !found.iter().any(|&o| overlaps(m, o)));
-                    ms.extend(found.iter().map(|&(s, e)| Mention {
-                        start: s,
-                        end: e,
-                        text: slice(s, e),
-                        entity_type: t,
-                        score,
-                    }));
-                }
-                None if !ms.iter().any(|m| overlaps(m, ab.long)) => {
-                    ms.retain(|m| !found.contains(&(m.start, m.end)));
-                }
-                None => {}
+pub fn refine(text: &str, mentions: Vec<Mention>, opts: &Refine) -> Result<Vec<Mention>> {
+    Ok(Refiner::new(opts)?.apply(text, mentions))
+}
+
+/// A lexicon from annotated documents: each lower-cased entity form of at least 3 chars annotated at least
+/// `min_annotated` times, whose whole-word (ASCII-case-insensitive) occurrences in the texts number at least
+/// `min_occurrences` and were annotated in at least `min_precision` of cases; typed by its most frequent annotation
+/// (ties: the earlier type of [`EntityType::ALL`]). Sorted by form.
+pub fn build_lexicon(
+    docs: &[Document],
+    min_annotated: usize,
+    min_occurrences: usize,
+    min_precision: f64,
+) -> Result<Vec<LexiconEntry>> {
+    let mut annotated: HashMap<String, HashMap<EntityType, usize>> = HashMap::new();
+    for d in docs {
+        for e in &d.entities {
+            let form = e.text.to_lowercase();
+            if form.chars().count() >= 3 {
+                *annotated
+                    .entry(form)
+                    .or_default()
+                    .entry(e.entity_type)
+                    .or_default() += 1;
             }
         }
     }
-    ms.sort_by_key(|m| (m.start, m.end));
-    if opts.merge_adjacent {
-        let mut merged: Vec<Mention> = Vec::with_capacity(ms.len());
-        for m in ms {
-            match merged.last_mut() {
-                Some(p)
-                    if p.entity_type == m.entity_type
-                        && m.start == p.end + 1
-                        && chars.get(p.end) == Some(&' ') =>
-                {
-                    let (a, b) = ((p.end - p.start) as f64, (m.end - m.start) as f64);
-                    p.score = (p.score * a + m.score * b) / (a + b);
-                    p.end = m.end;
-                    p.text = slice(p.start, p.end);
-                }
-                _ => merged.push(m),
+    let mut forms: Vec<String> = annotated
+        .iter()
+        .filter(|(_, t)| t.values().sum::<usize>() >= min_annotated)
+        .map(|(f, _)| f.clone())
+        .collect();
+    forms.sort();
+    if forms.is_empty() {
+        return Ok(vec![]);
+    }
+    let ac = automaton(&forms)?;
+    let mut seen = vec![0usize; forms.len()];
+    for d in docs {
+        let idx = CharIndex::new(&d.text);
+        let chars: Vec<char> = d.text.chars().collect();
+        for (_, _, k) in word_matches(&ac, &d.text, &idx, &chars) {
+            seen[k] += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, form) in forms.into_iter().enumerate() {
+        let types = &annotated[&form];
+        let a: usize = types.values().sum();
+        let n = seen[k];
+        if n < min_occurrences {
+            continue;
+        }
+        let precision = (a as f64 / n as f64).min(1.0);
+        if precision < min_precision {
+            continue;
+        }
+        let mut entity_type = EntityType::ALL[0];
+        for t in EntityType::ALL {
+            if types.get(&t).copied().unwrap_or(0) > types.get(&entity_type).copied().unwrap_or(0) {
+                entity_type = t;
             }
         }
-        ms = merged;
+        out.push(LexiconEntry {
+            form,
+            entity_type,
+            precision,
+        });
     }
-    ms
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ner::schema::EntityType;
 
     fn m(text: &str, s: usize, e: usize, t: EntityType) -> Mention {
         Mention {
@@ -291,7 +453,7 @@ mod tests {
             spans(t, &ab),
             vec![("Lithium-Toxizität".into(), "LT".into())]
         );
-        let ms = refine(t, vec![m(t, 12, 29, EntityType::Disease)], &Refine::ALL);
+        let ms = refine(t, vec![m(t, 12, 29, EntityType::Disease)], &Refine::ALL).unwrap();
         let got: Vec<(&str, usize)> = ms.iter().map(|m| (m.text.as_str(), m.start)).collect();
         assert_eq!(got, vec![("Lithium-Toxizität", 12), ("LT", 31), ("LT", 37)]);
     }
@@ -304,7 +466,7 @@ mod tests {
             // A wrong type on one use is replaced.
             m(t, 36, 39, EntityType::Drug),
         ];
-        let ms = refine(t, given, &Refine::ALL);
+        let ms = refine(t, given, &Refine::ALL).unwrap();
         let got: Vec<(String, usize, EntityType)> = ms
             .iter()
             .map(|m| (m.text.clone(), m.start, m.entity_type))
@@ -330,7 +492,7 @@ mod tests {
             m(t, 42, 51, EntityType::Drug),
             m(t, 53, 56, EntityType::Drug),
         ];
-        let ms = refine(t, given, &Refine::ALL);
+        let ms = refine(t, given, &Refine::ALL).unwrap();
         let got: Vec<&str> = ms.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(got, vec!["captopril"]);
         // A mention inside the long form that does not end with it: nothing is changed.
@@ -338,7 +500,7 @@ mod tests {
             m(t, 0, 26, EntityType::Disease),
             m(t, 53, 56, EntityType::Drug),
         ];
-        assert_eq!(refine(t, given.clone(), &Refine::ALL), given);
+        assert_eq!(refine(t, given.clone(), &Refine::ALL).unwrap(), given);
     }
 
     #[test]
@@ -352,19 +514,19 @@ mod tests {
             m(t, 32, 39, EntityType::Drug),
             m(t, 40, 45, EntityType::Disease),
         ];
-        let ms = refine(t, given.clone(), &Refine::ALL);
+        let ms = refine(t, given.clone(), &Refine::ALL).unwrap();
         let got: Vec<&str> = ms.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(
             got,
             vec!["iron dextran", "iron", "dextran", "aspirin", "fever"]
         );
         let off = Refine::default();
-        assert_eq!(refine(t, given.clone(), &off), given);
+        assert_eq!(refine(t, given.clone(), &off).unwrap(), given);
         let only_merge = Refine {
             merge_adjacent: true,
             ..off
         };
-        assert_eq!(refine(t, given, &only_merge).len(), 5);
+        assert_eq!(refine(t, given, &only_merge).unwrap().len(), 5);
     }
 
     #[test]
@@ -374,7 +536,7 @@ mod tests {
         a.score = 0.5;
         let mut b = m(t, 3, 7, EntityType::Drug);
         b.score = 0.8;
-        let ms = refine(t, vec![a, b], &Refine::ALL);
+        let ms = refine(t, vec![a, b], &Refine::ALL).unwrap();
         assert_eq!(ms.len(), 1);
         assert!((ms[0].score - 0.7).abs() < 1e-12);
     }
@@ -388,8 +550,8 @@ mod tests {
             min_score: 0.5,
             ..Refine::ALL
         };
-        assert!(refine(t, vec![long.clone()], &opts).is_empty());
-        let kept = refine(t, vec![long], &Refine::ALL);
+        assert!(refine(t, vec![long.clone()], &opts).unwrap().is_empty());
+        let kept = refine(t, vec![long], &Refine::ALL).unwrap();
         assert_eq!(kept.len(), 3);
         let only_score = Refine {
             min_score: 0.5,
@@ -397,7 +559,109 @@ mod tests {
         };
         assert!(only_score.any());
         let hi = m(t, 0, 13, EntityType::Disease);
-        assert_eq!(refine(t, vec![hi.clone()], &only_score), vec![hi]);
+        assert_eq!(refine(t, vec![hi.clone()], &only_score).unwrap(), vec![hi]);
+    }
+
+    fn doc(id: &str, text: &str, ents: &[(&str, EntityType)]) -> Document {
+        let mut entities = Vec::new();
+        for (k, (form, t)) in ents.iter().enumerate() {
+            // Every annotated occurrence, in order, of each listed form (char offsets).
+            let c: Vec<char> = text.chars().collect();
+            let f: Vec<char> = form.chars().collect();
+            for (s, e) in occurrences(&c, &f) {
+                entities.push(crate::ner::schema::Entity {
+                    id: format!("T{k}_{s}"),
+                    text: form.to_string(),
+                    entity_type: *t,
+                    start: s,
+                    end: e,
+                });
+            }
+        }
+        Document {
+            id: id.into(),
+            text: text.into(),
+            entities,
+            relations: vec![],
+        }
+    }
+
+    #[test]
+    fn lexicon_from_annotations_counts_whole_word_occurrences() {
+        use EntityType::*;
+        let docs = vec![
+            doc(
+                "1",
+                "Aspirin caused fever. Fever persisted; aspirinate is not aspirin.",
+                &[("Aspirin", Drug), ("aspirin", Drug), ("Fever", Symptom)],
+            ),
+            doc(
+                "2",
+                "fever and fever again; no death; IV given.",
+                &[("death", Disease), ("IV", Drug)],
+            ),
+        ];
+        // aspirin: annotated 2, occurs 2 (not inside "aspirinate") → 1.0; fever: annotated 1 → below min_annotated;
+        // death: annotated once; IV: too short.
+        let lex = build_lexicon(&docs, 2, 1, 0.5).unwrap();
+        assert_eq!(
+            lex,
+            vec![LexiconEntry {
+                form: "aspirin".into(),
+                entity_type: Drug,
+                precision: 1.0
+            }]
+        );
+        // fever annotated once in four occurrences: precision 0.25.
+        let lex = build_lexicon(&docs, 1, 1, 0.0).unwrap();
+        let fever = lex.iter().find(|e| e.form == "fever").unwrap();
+        assert_eq!((fever.entity_type, fever.precision), (Symptom, 0.25));
+        assert!(build_lexicon(&docs, 1, 1, 0.3)
+            .unwrap()
+            .iter()
+            .all(|e| e.form != "fever"));
+        assert!(build_lexicon(&docs, 1, 2, 0.0)
+            .unwrap()
+            .iter()
+            .all(|e| e.form != "death"));
+        assert!(build_lexicon(&[], 1, 1, 0.0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn lexicon_adds_whole_words_where_nothing_overlaps() {
+        let entry = |form: &str, t, p| LexiconEntry {
+            form: form.into(),
+            entity_type: t,
+            precision: p,
+        };
+        let opts = Refine {
+            lexicon: vec![
+                entry("renal failure", EntityType::Disease, 0.9),
+                entry("failure", EntityType::Disease, 0.8),
+                entry("lithium", EntityType::Drug, 0.95),
+            ],
+            ..Refine::default()
+        };
+        let t = "Né à Paris: LITHIUM gave acute renal failure; lithiumate and heart failure.";
+        let given = vec![m(t, 25, 44, EntityType::Disease)]; // "acute renal failure", from the tagger
+        let ms = refine(t, given, &opts).unwrap();
+        let got: Vec<(&str, usize, EntityType, f64)> = ms
+            .iter()
+            .map(|m| (m.text.as_str(), m.start, m.entity_type, m.score))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("LITHIUM", 12, EntityType::Drug, 0.95),
+                ("acute renal failure", 25, EntityType::Disease, 0.9),
+                ("failure", 67, EntityType::Disease, 0.8),
+            ]
+        );
+        // Longest match first: "renal failure" wins over the "failure" inside it.
+        let t = "renal failure";
+        let ms = refine(t, vec![], &opts).unwrap();
+        assert_eq!(ms.len(), 1);
+        assert_eq!((ms[0].start, ms[0].end), (0, 13));
     }
 
     #[test]
@@ -406,6 +670,6 @@ mod tests {
         assert!(abbreviations("(").is_empty());
         assert!(abbreviations("(AB)").is_empty());
         assert!(abbreviations("x (").is_empty());
-        assert!(refine("", vec![], &Refine::ALL).is_empty());
+        assert!(refine("", vec![], &Refine::ALL).unwrap().is_empty());
     }
 }

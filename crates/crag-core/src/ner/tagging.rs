@@ -28,7 +28,7 @@ use ndarray::{Array2, Array3, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::ner::model::NerConfig;
-use crate::ner::refine::refine;
+use crate::ner::refine::Refiner;
 use crate::ner::schema::{CharIndex, Document, Entity, EntityType};
 use crate::text::{Pieces, TextTokenizer};
 use crate::{CragError, Result};
@@ -493,6 +493,7 @@ where
             probs.insert((d, w), softmax_rows(block));
         }
     }
+    let refiner = Refiner::new(&cfg.refine)?;
     let mut out = Vec::with_capacity(texts.len());
     for (d, wd) in docs.iter().enumerate() {
         let blocks: Vec<Array2<f32>> = (0..wd.windows.len())
@@ -500,7 +501,7 @@ where
             .collect();
         let merged = merge_windows(wd.pieces.len(), &wd.windows, &blocks)?;
         let mentions = decode(texts[d], &wd.pieces.offsets, merged.view(), &tags);
-        out.push(refine(texts[d], mentions, &cfg.refine));
+        out.push(refiner.apply(texts[d], mentions));
     }
     Ok(out)
 }
