@@ -7,10 +7,11 @@ SELECT name, kind, active, config->'relations'->'labels' AS relation_labels
 SELECT start_pos, end_pos, mention, entity_type
   FROM crag_extract_entities('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
  ORDER BY start_pos;
--- Document-level refinement (the model config's "refine"): a short form defined as "long form (SF)" takes the long
--- form's type and score wherever it is used; when no mention touches the long form ("intensive care unit (ICU)"),
--- the short form is no mention either.
-SELECT config->'refine' AS refine FROM crag.models WHERE name = 'ner' AND active;
+-- Document-level refinement (the model config's "refine", EVALUATION.md): a short form defined as "long form (SF)"
+-- takes the long form's type and score wherever it is used; when no mention touches the long form ("intensive care
+-- unit (ICU)"), the short form is no mention either.
+SELECT (config->'refine') - 'lexicon' AS refine, jsonb_array_length(config->'refine'->'lexicon') AS lexicon_forms
+  FROM crag.models WHERE name = 'ner' AND active;
 SELECT start_pos, end_pos, mention, entity_type, round(score::numeric, 2) AS score
   FROM crag_extract_entities('Neuroleptic malignant syndrome (NMS) developed on haloperidol. NMS resolved after '
                              'dantrolene in the intensive care unit (ICU); ICU staff gave captopril.')

@@ -2,7 +2,7 @@
 //! (`ner_re_guide.md`): the annotated-document format ([`schema`]), a seeded synthetic clinical-note
 //! generator ([`synth`], vocabularies in [`vocab`]) and an evaluator ([`eval`]); and the trained extractor: the
 //! token-classification model ([`model`]) with its alignment, windowing and decoding ([`tagging`]), document-level
-//! refinement of its mentions (abbreviations, fragments: [`refine`]), and relation
+//! refinement of its mentions (abbreviations, fragments, confidence, lexicon: [`refine`]), and relation
 //! extraction over its mentions with the same encoder ([`relate`]).
 //!
 //! Entity types: Disease, Symptom, Drug, Procedure, Lab_Test. Relation types: treats, causes, indicates,

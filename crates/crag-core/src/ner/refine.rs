@@ -324,10 +324,15 @@ pub fn refine(text: &str, mentions: Vec<Mention>, opts: &Refine) -> Result<Vec<M
     Ok(Refiner::new(opts)?.apply(text, mentions))
 }
 
+/// Short forms annotated only in capitals ("LID", "TAC") are abbreviations whose meaning each document defines; the
+/// lexicon leaves them to the abbreviation step.
+const MAX_LEXICON_ABBREVIATION: usize = 6;
+
 /// A lexicon from annotated documents: each lower-cased entity form of at least 3 chars annotated at least
-/// `min_annotated` times, whose whole-word (ASCII-case-insensitive) occurrences in the texts number at least
-/// `min_occurrences` and were annotated in at least `min_precision` of cases; typed by its most frequent annotation
-/// (ties: the earlier type of [`EntityType::ALL`]). Sorted by form.
+/// `min_annotated` times (short forms only ever annotated without lower-case letters left out), whose whole-word
+/// (ASCII-case-insensitive) occurrences in the texts number at least `min_occurrences` and were annotated in at
+/// least `min_precision` of cases; typed by its most frequent annotation (ties: the earlier type of
+/// [`EntityType::ALL`]). Sorted by form.
 pub fn build_lexicon(
     docs: &[Document],
     min_annotated: usize,
@@ -335,10 +340,15 @@ pub fn build_lexicon(
     min_precision: f64,
 ) -> Result<Vec<LexiconEntry>> {
     let mut annotated: HashMap<String, HashMap<EntityType, usize>> = HashMap::new();
+    // Forms ever annotated with a lower-case letter; the others, when short, are abbreviations.
+    let mut cased: std::collections::HashSet<String> = Default::default();
     for d in docs {
         for e in &d.entities {
             let form = e.text.to_lowercase();
             if form.chars().count() >= 3 {
+                if e.text.chars().any(char::is_lowercase) {
+                    cased.insert(form.clone());
+                }
                 *annotated
                     .entry(form)
                     .or_default()
@@ -349,7 +359,10 @@ pub fn build_lexicon(
     }
     let mut forms: Vec<String> = annotated
         .iter()
-        .filter(|(_, t)| t.values().sum::<usize>() >= min_annotated)
+        .filter(|(f, t)| {
+            t.values().sum::<usize>() >= min_annotated
+                && (cased.contains(*f) || f.chars().count() > MAX_LEXICON_ABBREVIATION)
+        })
         .map(|(f, _)| f.clone())
         .collect();
     forms.sort();
@@ -625,6 +638,13 @@ mod tests {
             .iter()
             .all(|e| e.form != "death"));
         assert!(build_lexicon(&[], 1, 1, 0.0).unwrap().is_empty());
+        // A capitals-only short form is an abbreviation: left out, however consistently it is annotated.
+        let abbr = vec![doc(
+            "3",
+            "LID and LID; levodopa-induced dyskinesia (LID).",
+            &[("LID", Disease)],
+        )];
+        assert!(build_lexicon(&abbr, 1, 1, 0.0).unwrap().is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@
 //!   piece's start to the last piece's end; the score is the mean soft-max probability of the chosen labels of its
 //!   pieces.
 //! * **Refinement**: the decoded mentions of each whole text then go through [`crate::ner::refine`] as the
-//!   config's [`crate::ner::refine::Refine`] says (abbreviation definitions, adjacent fragments).
+//!   config's [`crate::ner::refine::Refine`] says (confidence, abbreviation definitions, adjacent fragments, lexicon).
 //!
 //! [`extract`] runs the whole path over many texts with any model given as a closure (ONNX Runtime in the
 //! extension, tch while training, a test double in the tests).
