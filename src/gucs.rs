@@ -21,6 +21,7 @@ static ONNXRUNTIME_LIBRARY: GucSetting<Option<std::ffi::CString>> =
 static THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 static DEVICE: GucSetting<DeviceSetting> = GucSetting::<DeviceSetting>::new(DeviceSetting::Cpu);
 static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
+static DEQUANTIZE_ONCE: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// Register the settings. Called from `_PG_init`; creates no threads and loads nothing.
 pub fn init() {
@@ -65,6 +66,17 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"crag.dequantize_once",
+        c"Dequantize int8 model weights once per session instead of on every run.",
+        c"The default models store their large matrices as int8. Off (default): each ONNX Runtime run dequantizes them \
+          again, which costs little for batches but nearly doubles a per-row crag_dti call. On: sessions built from \
+          now on hold float32-sized weights (about 4x the int8 size, e.g. 181 MB for the relation model) \
+          and small calls are faster. Outputs are identical.",
+        &DEQUANTIZE_ONCE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// The configured library path: the GUC, else `ORT_DYLIB_PATH`, else empty.
@@ -83,7 +95,7 @@ pub fn onnxruntime_library() -> String {
         .unwrap_or_default()
 }
 
-/// Session options from `crag.threads` and `crag.device`.
+/// Session options from `crag.threads`, `crag.device` and `crag.dequantize_once`.
 pub fn session_options() -> SessionOptions {
     let device = match DEVICE.get() {
         DeviceSetting::Cpu => Device::Cpu,
@@ -93,6 +105,7 @@ pub fn session_options() -> SessionOptions {
     SessionOptions {
         threads: THREADS.get().max(1) as usize,
         device,
+        dequantize_once: DEQUANTIZE_ONCE.get(),
     }
 }
 

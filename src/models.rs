@@ -23,7 +23,9 @@ fn import_default_models() -> TableIterator<'static, (name!(model, String), name
 fn runtime_info() -> pgrx::JsonB {
     let models: Vec<_> = registry::cached_models()
         .into_iter()
-        .map(|(name, version, device)| serde_json::json!({"model": name, "version": version, "device": device}))
+        .map(|(name, version, device, dequantize_once)| {
+            serde_json::json!({"model": name, "version": version, "device": device, "dequantize_once": dequantize_once})
+        })
         .collect();
     pgrx::JsonB(serde_json::json!({
         "onnxruntime_library": crag_core::runtime::loaded_library(),

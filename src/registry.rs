@@ -323,8 +323,8 @@ pub fn with_model<R>(
     }
 }
 
-/// Per-backend cache contents: `(model, version, device)`.
-pub fn cached_models() -> Vec<(String, i32, String)> {
+/// Per-backend cache contents: `(model, version, device, weights dequantized once)`.
+pub fn cached_models() -> Vec<(String, i32, String, bool)> {
     let cache = MODELS.lock().unwrap_or_else(|p| p.into_inner());
     let mut v: Vec<_> = cache
         .values()
@@ -333,6 +333,7 @@ pub fn cached_models() -> Vec<(String, i32, String)> {
                 m.name.clone(),
                 m.version,
                 if m.on_cuda { "cuda" } else { "cpu" }.to_string(),
+                m.opts.dequantize_once,
             )
         })
         .collect();

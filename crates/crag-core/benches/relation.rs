@@ -78,6 +78,7 @@ fn main() {
     let opts = SessionOptions {
         threads,
         device: Device::Cpu,
+        dequantize_once: false,
     };
     let mut s = runtime::load_session(env, &art.onnx, &opts)
         .unwrap()

@@ -36,6 +36,10 @@ pub struct SessionOptions {
     pub threads: usize,
     /// Requested device.
     pub device: Device,
+    /// Fold the int8 weights' `DequantizeLinear` nodes into float32 constants when the session is built: faster
+    /// small calls, float32-sized weights in memory (ONNX Runtime's `session.disable_quant_qdq`). Off: every run
+    /// dequantises them again.
+    pub dequantize_once: bool,
 }
 
 /// A built session and what it runs on.
@@ -101,7 +105,12 @@ fn builder(
         .with_intra_threads(opts.threads.max(1))
         .map_err(rt("setting intra-op threads"))?
         .with_inter_threads(1)
-        .map_err(rt("setting inter-op threads"))
+        .map_err(rt("setting inter-op threads"))?
+        .with_config_entry(
+            "session.disable_quant_qdq",
+            if opts.dequantize_once { "1" } else { "0" },
+        )
+        .map_err(rt("setting weight dequantisation"))
 }
 
 /// Build a session from ONNX bytes with graph optimisation, the requested threads and device.

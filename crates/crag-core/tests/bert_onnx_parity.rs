@@ -29,6 +29,7 @@ fn session(onnx: &[u8]) -> Session {
         &SessionOptions {
             threads: 1,
             device: Device::Cpu,
+            dequantize_once: false,
         },
     )
     .unwrap()

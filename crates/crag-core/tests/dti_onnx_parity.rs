@@ -80,37 +80,51 @@ fn compare(
         WeightPrecision::Int8 => weights.int8_round_trip(&cfg.int8_matrix_names()).unwrap(),
     };
     let reference = dti::reference_forward(cfg, &effective, drug.view(), prot.view()).unwrap();
-    let mut loaded = runtime::load_session(
-        ort_env(),
-        &onnx,
-        &SessionOptions {
-            threads: 1,
-            device: Device::Cpu,
-        },
-    )
-    .unwrap();
-    let got = runtime::run_dti(&mut loaded.session, drug.view(), prot.view()).unwrap();
+    // Both ways of running int8 weights (dequantised per run, or folded once at session build) give the reference.
+    let mut outputs = Vec::new();
+    for dequantize_once in [false, true] {
+        let mut loaded = runtime::load_session(
+            ort_env(),
+            &onnx,
+            &SessionOptions {
+                threads: 1,
+                device: Device::Cpu,
+                dequantize_once,
+            },
+        )
+        .unwrap();
+        let got = runtime::run_dti(&mut loaded.session, drug.view(), prot.view()).unwrap();
 
-    let tol = 1e-5;
-    let d = max_abs_diff(&got.p_bind, reference.p_bind.as_slice().unwrap());
-    assert!(d <= tol, "{head:?} p_bind differs by {d}");
-    let d = max_abs_diff(got.u.as_slice().unwrap(), reference.u.as_slice().unwrap());
-    assert!(d <= tol, "{head:?} u differs by {d}");
-    let d = max_abs_diff(got.v.as_slice().unwrap(), reference.v.as_slice().unwrap());
-    assert!(d <= tol, "{head:?} v differs by {d}");
+        let tol = 1e-5;
+        let d = max_abs_diff(&got.p_bind, reference.p_bind.as_slice().unwrap());
+        assert!(d <= tol, "{head:?} p_bind differs by {d}");
+        let d = max_abs_diff(got.u.as_slice().unwrap(), reference.u.as_slice().unwrap());
+        assert!(d <= tol, "{head:?} u differs by {d}");
+        let d = max_abs_diff(got.v.as_slice().unwrap(), reference.v.as_slice().unwrap());
+        assert!(d <= tol, "{head:?} v differs by {d}");
+        let d = max_abs_diff(
+            got.adr_pred.as_slice().unwrap(),
+            reference.adr_pred.as_slice().unwrap(),
+        );
+        assert!(d <= tol, "{head:?} adr_pred differs by {d}");
+        assert_eq!(got.scorer.alpha, 1.0);
+        assert_eq!(got.scorer.beta, 1.0);
+        assert_eq!(got.scorer.gamma, -0.25);
+        // Logits are not squashed, so compare them relative to their size.
+        let logits: Vec<f32> = got.p_bind.iter().map(|p| (p / (1.0 - p)).ln()).collect();
+        let d = max_abs_diff(&logits, reference.logit.as_slice().unwrap());
+        assert!(d <= 1e-3, "{head:?} logits differ by {d}");
+        outputs.push(got.u);
+    }
     let d = max_abs_diff(
-        got.adr_pred.as_slice().unwrap(),
-        reference.adr_pred.as_slice().unwrap(),
+        outputs[0].as_slice().unwrap(),
+        outputs[1].as_slice().unwrap(),
     );
-    assert!(d <= tol, "{head:?} adr_pred differs by {d}");
-    assert_eq!(got.scorer.alpha, 1.0);
-    assert_eq!(got.scorer.beta, 1.0);
-    assert_eq!(got.scorer.gamma, -0.25);
-    // Logits are not squashed, so compare them relative to their size.
-    let logits: Vec<f32> = got.p_bind.iter().map(|p| (p / (1.0 - p)).ln()).collect();
-    let d = max_abs_diff(&logits, reference.logit.as_slice().unwrap());
-    assert!(d <= 1e-3, "{head:?} logits differ by {d}");
-    got.u
+    assert!(
+        d <= 1e-6,
+        "{head:?}: folded and per-run dequantisation differ by {d}"
+    );
+    outputs.remove(0)
 }
 
 #[test]
@@ -184,6 +198,7 @@ fn batch_of_one_and_many_agree() {
         &SessionOptions {
             threads: 1,
             device: Device::Cpu,
+            dequantize_once: false,
         },
     )
     .unwrap();
@@ -220,6 +235,7 @@ fn cuda_request_falls_back_to_cpu_with_a_reason() {
         &SessionOptions {
             threads: 1,
             device: Device::Cuda,
+            dequantize_once: false,
         },
     )
     .unwrap();
@@ -236,6 +252,7 @@ fn garbage_bytes_are_an_error_not_a_crash() {
         &SessionOptions {
             threads: 1,
             device: Device::Cpu,
+            dequantize_once: false,
         },
     );
     assert!(err.is_err());

@@ -24,6 +24,7 @@ fn session(onnx: &[u8]) -> Session {
     let opts = SessionOptions {
         threads: 1,
         device: Device::Cpu,
+        dequantize_once: false,
     };
     runtime::load_session(env, onnx, &opts).unwrap().session
 }

@@ -169,6 +169,7 @@ pub fn evaluate_graph(
         &SessionOptions {
             threads: threads.max(1),
             device: OrtDevice::Cpu,
+            dequantize_once: false,
         },
     )?;
     let prot_rows = dti_train::protein_rows(f)?;

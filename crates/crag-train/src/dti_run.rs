@@ -265,6 +265,7 @@ fn parity_check(
         &SessionOptions {
             threads: 1,
             device: OrtDevice::Cpu,
+            dequantize_once: false,
         },
     )?;
     let n = ds.test.len().min(512);

@@ -734,6 +734,7 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
     let opts = SessionOptions {
         threads: 2,
         device: OrtDevice::Cpu,
+        dequantize_once: false,
     };
     let onnx_f32 = model::export_onnx(&f32_cfg, &w)?;
     let mut s32 = runtime::load_session(env, &onnx_f32, &opts)?.session;

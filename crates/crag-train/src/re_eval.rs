@@ -907,6 +907,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     let opts = SessionOptions {
         threads: a.threads,
         device: OrtDevice::Cpu,
+        dequantize_once: false,
     };
     let mut ex = OrtExtractor {
         session: runtime::load_session(env, &art.onnx, &opts)?.session,

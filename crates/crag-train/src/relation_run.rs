@@ -223,6 +223,7 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     let opts = SessionOptions {
         threads: 2,
         device: OrtDevice::Cpu,
+        dequantize_once: false,
     };
     let ort_scores = |onnx: &[u8], exs: &[Encoded]| -> Result<Vec<f64>> {
         let mut s = runtime::load_session(env, onnx, &opts)?.session;

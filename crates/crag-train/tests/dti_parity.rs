@@ -55,6 +55,7 @@ fn check(head: DtiHead) {
         &SessionOptions {
             threads: 1,
             device: Device::Cpu,
+            dequantize_once: false,
         },
     )
     .unwrap();

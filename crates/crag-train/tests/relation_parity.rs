@@ -76,6 +76,7 @@ fn tch_reference_and_onnx_runtime_agree() {
     let opts = SessionOptions {
         threads: 1,
         device: OrtDevice::Cpu,
+        dequantize_once: false,
     };
     let mut s = runtime::load_session(env, &relation::export_onnx(&cfg, &w).unwrap(), &opts)
         .unwrap()

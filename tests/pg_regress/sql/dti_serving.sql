@@ -8,6 +8,14 @@ SELECT array_length(p, 1) AS n,
        (SELECT count(*) FROM pairs WHERE abs(crag_dti(drug_vec, prot_vec) - p[id]) > 1e-6) AS mismatches
   FROM b;
 RESET crag.batch_size;
+-- crag.dequantize_once folds the int8 weights when the session is (re)built: the same outputs.
+CREATE TEMP TABLE per_run AS SELECT id, crag_dti(drug_vec, prot_vec) AS p FROM pairs;
+SET crag.dequantize_once = on;
+SELECT count(*) AS pairs, count(*) FILTER (WHERE abs(crag_dti(drug_vec, prot_vec) - r.p) > 1e-6) AS differ
+  FROM pairs JOIN per_run r USING (id);
+SELECT r->>'model' AS model, r->>'dequantize_once' AS dequantize_once
+  FROM jsonb_array_elements(crag.runtime_info()->'sessions') r ORDER BY 1;
+RESET crag.dequantize_once;
 -- Top-10 ADRs for one pair: ranks 1..10, scores descending, joint = p_bind * score, no masked ADR.
 SELECT t.rank, t.adr_index, t.term, round(t.score::numeric, 4) AS score, round(t.joint_score::numeric, 4) AS joint
   FROM pairs p, crag_topk_adr(p.drug_vec, p.prot_vec) t WHERE p.id = 1 ORDER BY t.rank;
