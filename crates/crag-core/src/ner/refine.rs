@@ -1,5 +1,8 @@
-//! Document-level refinement of decoded mentions: what one window's labels cannot see.
+//! Document-level refinement of decoded mentions: what one window's labels cannot see. The steps, in the order
+//! they run:
 //!
+//! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
+//!   first, so they neither count nor define abbreviations.
 //! * **Abbreviations** ([`abbreviations`], Schwartz & Hearst 2003): a definition `long form (SF)` links a short form
 //!   to the words before the parenthesis. When a mention ends where the long form ends (and starts inside it), every
 //!   whole-word occurrence of the short form in the text becomes a mention of that type (replacing mentions that
@@ -9,15 +12,12 @@
 //!   and it is not an entity.
 //! * **Adjacent fragments** ([`Refine::merge_adjacent`]): two mentions of one type separated by a single space
 //!   ("iron" "dextran") are one mention; the word-level decoder splits them when a continuation word is labelled `B`.
-//!
-//! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
-//!   first, so they neither count nor define abbreviations.
 //! * **Lexicon** ([`Refine::lexicon`], built by [`build_lexicon`] from a training corpus): whole-word,
 //!   ASCII-case-insensitive occurrences of forms the training annotations nearly always mark are added where no
-//!   mention overlaps them, last; their score is the form's training precision.
+//!   mention overlaps them; their score is the form's training precision.
 //!
-//! All run after [`crate::ner::tagging::decode`] on the whole text, in that order (confidence, abbreviations,
-//! fragments, lexicon), switched by [`Refine`] in the model config; [`Refiner`] applies one setting to many texts.
+//! They run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config;
+//! [`Refiner`] applies one setting to many texts.
 
 use std::collections::HashMap;
 
@@ -57,7 +57,8 @@ pub struct LexiconEntry {
 }
 
 impl Refine {
-    /// Every refinement on (the setting of new models).
+    /// Abbreviations and fragment merging on, no score floor, no lexicon: the setting of newly trained models
+    /// (`crag-train extract-eval --tune --lexicon` chooses the rest).
     pub const ALL: Refine = Refine {
         abbreviations: true,
         merge_adjacent: true,
