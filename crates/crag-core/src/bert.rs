@@ -3,14 +3,14 @@
 //! * Embeddings: `word[id] + position[0..L] + token_type[0]` → LayerNorm.
 //! * `num_layers` × post-LN blocks: multi-head self-attention with an additive key mask, output dense + residual +
 //!   LayerNorm, intermediate dense + exact-erf GELU + output dense + residual + LayerNorm.
-//! * **[CLS] pooling**: the final hidden state of token 0 of every sequence, `[batch, hidden]`. The pooler
+//! * **`[CLS]` pooling**: the final hidden state of token 0 of every sequence, `[batch, hidden]`. The pooler
 //!   (`pooler.dense`) of the checkpoint is not used.
 //!
 //! [`BertConfig::param_specs`] lists the parameters with Hugging Face names under a caller-chosen prefix (prepended
 //! verbatim, so use `""` for a bare checkpoint and e.g. `"drug_encoder."` for one tower of a dual encoder);
 //! [`export_encoder`] adds the encoder to an existing [`GraphBuilder`] from the same names and
 //! [`reference_forward`] is the ndarray oracle both are tested against. Token-level heads (NER) use the per-token
-//! forms [`export_encoder_states`] and [`reference_states`], of which the [CLS] forms are a gather of token 0.
+//! forms [`export_encoder_states`] and [`reference_states`], of which the `[CLS]` forms are a gather of token 0.
 //!
 //! Numerical choices (the graph and the reference follow them exactly):
 //! * the attention mask is added to the scaled scores as `(1 − mask) · f32::MIN` ([`MASK_VALUE`], as Hugging Face
@@ -37,7 +37,7 @@ pub mod io {
     pub const INPUT_IDS: &str = "input_ids";
     /// Input: attention mask (1 = token, 0 = padding), int64 `[batch, seq]`.
     pub const ATTENTION_MASK: &str = "attention_mask";
-    /// Output: [CLS] hidden state, float32 `[batch, hidden]`.
+    /// Output: `[CLS]` hidden state, float32 `[batch, hidden]`.
     pub const CLS: &str = "cls";
 }
 
@@ -183,7 +183,7 @@ impl BertConfig {
 
     /// Every encoder parameter with its Hugging Face name prepended by `prefix` (verbatim: include the dot).
     ///
-    /// The pooler is not listed: the encoder pools with [CLS]. Embeddings and linear layers get
+    /// The pooler is not listed: the encoder pools with `[CLS]`. Embeddings and linear layers get
     /// `U(±1/√fan_in)`, LayerNorms weight 1 and bias 0 (seeded tests only; real runs load a checkpoint).
     pub fn param_specs(&self, prefix: &str) -> Vec<ParamSpec> {
         let h = self.hidden_size;
@@ -393,7 +393,7 @@ fn check_inputs(
     Ok(())
 }
 
-/// Reference forward pass in ndarray: [CLS] hidden states `[batch, hidden]` for row-major `[batch, seq_len]` ids
+/// Reference forward pass in ndarray: `[CLS]` hidden states `[batch, hidden]` for row-major `[batch, seq_len]` ids
 /// and mask (inference mode, token type 0 everywhere). Row `b` of the result is row `b·seq_len` of
 /// [`reference_states`].
 pub fn reference_forward(
@@ -539,7 +539,7 @@ pub fn reference_states(
 }
 
 /// Add the encoder to `g`, reading int64 `[batch, seq]` values `input_ids` and `attention_mask` (both dynamic), and
-/// return the name of the float32 `[batch, hidden]` [CLS] output: [`export_encoder_states`] followed by a gather
+/// return the name of the float32 `[batch, hidden]` `[CLS]` output: [`export_encoder_states`] followed by a gather
 /// of token 0.
 pub fn export_encoder(
     g: &mut GraphBuilder,

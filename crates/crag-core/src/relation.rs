@@ -9,7 +9,7 @@
 //!
 //! The two encoders have separate weights (`drug_encoder.*`, `adr_encoder.*`, Hugging Face names), both initialised
 //! from the same pretrained checkpoint. The fusion is a low-rank bilinear pooling (MLB, Kim et al., ICLR 2017): every
-//! output `f_k = tanh(u_k·d) tanh(v_k·a)` is a rank-one bilinear form of the two [CLS] vectors. A full bilinear map
+//! output `f_k = tanh(u_k·d) tanh(v_k·a)` is a rank-one bilinear form of the two `[CLS]` vectors. A full bilinear map
 //! `d^T W_k a` for 384 → 256 would hold 384·384·256 = 37.7 M parameters — more than a MiniLM encoder — for a few
 //! thousand training pairs; MLB holds 2·(384·256 + 256) = 197 K.
 //!
@@ -231,7 +231,7 @@ fn linear(x: &Array2<f32>, w: &Weights, name: &str, out: usize, inp: usize) -> R
     Ok(x.dot(&wt.t()) + &b)
 }
 
-/// Reference fusion + head: P(causal) per row for [CLS] vectors `drug_cls`, `adr_cls` `[batch, hidden]`.
+/// Reference fusion + head: P(causal) per row for `[CLS]` vectors `drug_cls`, `adr_cls` `[batch, hidden]`.
 pub fn reference_head(
     cfg: &RelationConfig,
     w: &Weights,

@@ -172,7 +172,7 @@ pub fn fit_gps(n: &[u64], e: &[f64]) -> Result<GpsFit> {
 
 /// Fits the GPS prior with explicit options.
 ///
-/// Optimiser: Nelder–Mead (see [`super::optim`]) on `(ln α1, ln μ1, ln α2, ln μ2, logit P)`
+/// Optimiser: Nelder–Mead (see `stats::optim`) on `(ln α1, ln μ1, ln α2, ln μ2, logit P)`
 /// with `μ = α/β` (an orthogonal, unconstrained reparametrisation, so every iterate is
 /// valid), from each of `opts.starts` (relative tolerance 1e-7 on the objective); the best
 /// result is polished by restarting the simplex until it no longer improves (tolerance

@@ -302,7 +302,7 @@ pub struct SignalReport {
 ///    continuity-corrected CMH χ² and the stratified expected count
 ///    ([`super::mantel_haenszel`]). IC and its interval use that expected count.
 /// 3. Fits the GPS prior on every pair with `n11 ≥ 1` (before the `min_count` filter),
-///    unless `opts.prior` is given, and scores the returned pairs ([`super::gps`]).
+///    unless `opts.prior` is given, and scores the returned pairs (`stats::gps`).
 /// 4. Benjamini–Hochberg q-values over the χ² p-values of the returned rows, then flags.
 ///
 /// Cost: `O(R log R)` for `R` rows plus `O(P·S)` for `P` pairs and `S` strata, plus the prior
