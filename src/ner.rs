@@ -101,6 +101,7 @@ fn extract(model: &str, texts: &[&str]) -> PgResult<Vec<Vec<Mention>>> {
             &mut m.session,
             &assets.tokenizer,
             &assets.cfg,
+            &assets.refiner,
             texts,
             batch,
             || {
@@ -238,6 +239,7 @@ fn relations(model: &str, texts: &[&str]) -> PgResult<Vec<Vec<FoundRelation>>> {
             &mut m.session,
             &assets.tokenizer,
             &assets.cfg,
+            &assets.refiner,
             texts,
             batch,
             cancel,

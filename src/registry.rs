@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use crag_core::artifacts::{self, ModelArtifacts};
 use crag_core::dti::{DtiConfig, Prototypes};
 use crag_core::ner::model::NerConfig;
+use crag_core::ner::refine::Refiner;
 use crag_core::relation::RelationConfig;
 use crag_core::runtime::{self, Device, SessionOptions};
 use crag_core::text::TextTokenizer;
@@ -46,6 +47,8 @@ pub struct NerAssets {
     pub cfg: NerConfig,
     /// The stored `tokenizer.json` (no entity markers).
     pub tokenizer: TextTokenizer,
+    /// `cfg.refine` compiled once per loaded version (its lexicon automaton), not per call.
+    pub refiner: Refiner,
 }
 
 /// A model version with its live ONNX Runtime session.
@@ -253,7 +256,12 @@ fn load_model(name: &str, active: &ActiveRow, opts: SessionOptions) -> PgResult<
             ))
         })?;
         let tokenizer = TextTokenizer::from_bytes_plain(bytes, cfg.max_len)?;
-        Some(NerAssets { cfg, tokenizer })
+        let refiner = Refiner::new(&cfg.refine)?;
+        Some(NerAssets {
+            cfg,
+            tokenizer,
+            refiner,
+        })
     } else {
         None
     };

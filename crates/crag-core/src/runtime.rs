@@ -336,18 +336,19 @@ pub fn run_ner(
         .map_err(|e| CragError::CorruptModel(format!("output {}: {e}", nio::LOGITS)))
 }
 
-/// Extract entities from texts with an NER graph, `batch` windows per session call (see
-/// [`crate::ner::tagging::extract`]); `between` runs before every call (the extension checks for query cancel
-/// there).
+/// Extract entities from texts with an NER graph, `batch` windows per session call, refined by `refiner` (compiled
+/// once from `cfg.refine`; see [`crate::ner::tagging::extract_with`]); `between` runs before every call (the
+/// extension checks for query cancel there).
 pub fn extract_entities(
     session: &mut Session,
     tok: &crate::text::TextTokenizer,
     cfg: &crate::ner::model::NerConfig,
+    refiner: &crate::ner::refine::Refiner,
     texts: &[&str],
     batch: usize,
     mut between: impl FnMut() -> Result<()>,
 ) -> Result<Vec<Vec<crate::ner::tagging::Mention>>> {
-    crate::ner::tagging::extract(tok, cfg, texts, batch, |ids, mask, b, l| {
+    crate::ner::tagging::extract_with(tok, cfg, refiner, texts, batch, |ids, mask, b, l| {
         between()?;
         run_ner(session, ids, mask, b, l)
     })

@@ -118,7 +118,16 @@ fn minilm_ner_matches_reference_and_extraction_agrees() {
     println!("MiniLM NER f32: max |ORT - reference| = {diff:e}");
     assert!(diff <= 1e-4, "MiniLM NER differs by {diff}");
     // Whole extraction path, ORT vs reference.
-    let by_ort = runtime::extract_entities(&mut s, &tok, &cfg, &texts, 2, || Ok(())).unwrap();
+    let by_ort = runtime::extract_entities(
+        &mut s,
+        &tok,
+        &cfg,
+        &crag_core::ner::refine::Refiner::new(&cfg.refine).unwrap(),
+        &texts,
+        2,
+        || Ok(()),
+    )
+    .unwrap();
     let by_ref = tagging::extract(&tok, &cfg, &texts, 2, |ids, m, b, l| {
         model::reference_forward(&cfg, &w, ids, m, b, l)
     })

@@ -92,7 +92,11 @@ const MAX_SHORT: usize = 10;
 /// a letter; the long form is found among the `min(|SF| + 5, 2·|SF|)` words before the parenthesis by matching the
 /// short form's letters and digits right to left, the first one at the start of a word.
 pub fn abbreviations(text: &str) -> Vec<Abbreviation> {
-    let chars: Vec<char> = text.chars().collect();
+    definitions(&text.chars().collect::<Vec<_>>())
+}
+
+/// [`abbreviations`] over the chars of a text.
+fn definitions(chars: &[char]) -> Vec<Abbreviation> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
@@ -116,7 +120,7 @@ pub fn abbreviations(text: &str) -> Vec<Abbreviation> {
         {
             continue;
         }
-        if let Some(long) = long_form(&chars, open - 1, short) {
+        if let Some(long) = long_form(chars, open - 1, short) {
             out.push(Abbreviation {
                 long,
                 short: (open + 1, close),
@@ -222,26 +226,30 @@ fn automaton<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(forms: I) -> Result<AhoC
         .map_err(|e| CragError::CorruptModel(format!("refinement lexicon: {e}")))
 }
 
-/// A [`Refine`] setting ready to apply to many texts (its lexicon compiled once).
-pub struct Refiner<'a> {
-    opts: &'a Refine,
+/// A [`Refine`] setting ready to apply to many texts (its lexicon compiled once; the extension keeps one per loaded
+/// model).
+pub struct Refiner {
+    opts: Refine,
     lexicon: Option<AhoCorasick>,
 }
 
-impl<'a> Refiner<'a> {
+impl Refiner {
     /// Compile `opts`.
-    pub fn new(opts: &'a Refine) -> Result<Self> {
+    pub fn new(opts: &Refine) -> Result<Self> {
         let lexicon = if opts.lexicon.is_empty() {
             None
         } else {
             Some(automaton(opts.lexicon.iter().map(|e| e.form.as_str()))?)
         };
-        Ok(Refiner { opts, lexicon })
+        Ok(Refiner {
+            opts: opts.clone(),
+            lexicon,
+        })
     }
 
     /// Refine the mentions decoded from `text` (char offsets); the result is sorted by start.
     pub fn apply(&self, text: &str, mentions: Vec<Mention>) -> Vec<Mention> {
-        let opts = self.opts;
+        let opts = &self.opts;
         let mut ms = mentions;
         if !opts.any() {
             return ms;
@@ -251,7 +259,7 @@ impl<'a> Refiner<'a> {
         let chars: Vec<char> = text.chars().collect();
         let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
         if opts.abbreviations {
-            for ab in abbreviations(text) {
+            for ab in definitions(&chars) {
                 let (ls, le) = ab.long;
                 let found = occurrences(&chars, &chars[ab.short.0..ab.short.1]);
                 let defining = ms

@@ -437,10 +437,25 @@ impl Framing {
 
 /// Extract entities from every text. `run(ids, mask, batch, seq)` gets row-major `[batch, seq]` padded windows
 /// (up to `batch` per call, similar lengths together) and returns logits `[batch, seq, n_labels]`. A text without
-/// pieces (blank) gives no mentions.
+/// pieces (blank) gives no mentions. The mentions are refined as `cfg.refine` says.
 pub fn extract<F>(
     tok: &TextTokenizer,
     cfg: &NerConfig,
+    texts: &[&str],
+    batch: usize,
+    run: F,
+) -> Result<Vec<Vec<Mention>>>
+where
+    F: FnMut(&[i64], &[i64], usize, usize) -> Result<Array3<f32>>,
+{
+    extract_with(tok, cfg, &Refiner::new(&cfg.refine)?, texts, batch, run)
+}
+
+/// [`extract`] with an already compiled refinement (callers that extract again and again keep one).
+pub fn extract_with<F>(
+    tok: &TextTokenizer,
+    cfg: &NerConfig,
+    refiner: &Refiner,
     texts: &[&str],
     batch: usize,
     mut run: F,
@@ -493,7 +508,6 @@ where
             probs.insert((d, w), softmax_rows(block));
         }
     }
-    let refiner = Refiner::new(&cfg.refine)?;
     let mut out = Vec::with_capacity(texts.len());
     for (d, wd) in docs.iter().enumerate() {
         let blocks: Vec<Array2<f32>> = (0..wd.windows.len())
