@@ -408,7 +408,8 @@ pub fn quantize(
     let mut config = float.meta.config.clone();
     config["architecture"] =
         serde_json::to_value(&q_cfg).map_err(|e| CragError::Runtime(e.to_string()))?;
-    let mut metrics = float.meta.metrics.clone();
+    // One metrics object for model.json and metrics.json: the float32 run's, with the graphs' block.
+    let mut metrics = stored.clone();
     metrics["onnx"] = onnx_block.clone();
     let art = ModelArtifacts {
         meta: artifacts::ModelMeta {
@@ -513,11 +514,7 @@ pub fn run(a: &DtiQuantizeArgs) -> Result<()> {
     )?;
 
     q.art.write_dir(&a.out)?;
-    if stored_path.exists() {
-        let mut m = stored.clone();
-        m["onnx"] = q.onnx_block.clone();
-        write_json(&a.out.join("metrics.json"), &m)?;
-    }
+    write_json(&a.out.join("metrics.json"), &q.art.meta.metrics)?;
     for name in ["history.jsonl", "curves.png"] {
         let src = a.model.join(name);
         if src.exists() {
@@ -647,6 +644,10 @@ mod tests {
         assert_eq!(shipped["onnx_bytes"], q.art.onnx.len());
         assert_eq!(shipped["float32_reexport_byte_identical"], true);
         assert_eq!(q.art.meta.metrics["onnx"], q.onnx_block);
+        // The float32 run's metrics (metrics.json), not the model's possibly older copy, carry over whole.
+        let mut carried = q.art.meta.metrics.clone();
+        carried.as_object_mut().unwrap().remove("onnx");
+        assert_eq!(&carried, &stored);
         assert_eq!(q.art.prototypes, float.prototypes);
         assert_eq!(q.art.adr_terms, float.adr_terms);
         // Both graphs were scored; the int8 one is close to float32. (Seeded weights may leave no pair above the
