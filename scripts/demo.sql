@@ -104,10 +104,11 @@ SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(
 -- Medical NER/RE (crag_extract_entities, crag_extract_relations): one extractor, entities then relations.
 -- Known weaknesses, shown on purpose (EVALUATION.md): an indication in literature-style text can come out as an
 -- adverse effect (lithium -> bipolar disorder), treats/causes/indicates/prevents were learned from synthetic notes
--- only, and non-English words are tagged poorly. Mentions go through the model's document-level refinement (config
--- "refine": mentions scoring below min_score 0.8 are left out, then abbreviation definitions, adjacent fragments and
--- a lexicon of BC5CDR training forms; tuned on BC5CDR dev. "pneumonia" in note 3 scores below 0.8 and is not in the
--- lexicon, so it and its relation are not shown: a precision/recall trade-off).
+-- only, and non-English words are tagged poorly. Labels are the most probable BIO sequence (config "decoding"), and
+-- mentions go through the model's document-level refinement (config "refine": mentions scoring below min_score 0.9
+-- and forms BC5CDR's annotators seldom mark on their own are left out, then abbreviation definitions, adjacent
+-- fragments and a lexicon of BC5CDR training forms; tuned on BC5CDR dev). "pneumonia" in note 3 scores 0.75 and is
+-- not in the lexicon, so it and its relation are not shown: a precision/recall trade-off.
 \echo '== crag_extract_entities / crag_extract_relations on a few sentences =='
 CREATE TEMP TABLE demo_notes(id int, note text);
 INSERT INTO demo_notes VALUES

@@ -16,10 +16,10 @@ use crag_core::data::ade::AdeSentence;
 use crag_core::data::pubtator::PubtatorDoc;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
-use crag_core::ner::refine::{build_lexicon, Refine, Refiner};
+use crag_core::ner::refine::{build_exclusions, build_lexicon, Refine, Refiner};
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
-use crag_core::ner::tagging::{self, Mention};
+use crag_core::ner::tagging::{self, Decoding, Mention};
 use crag_core::ner::{evaluate, EvalReport, MatchMode};
 use crag_core::runtime::Session;
 use crag_core::text::TextTokenizer;
@@ -780,6 +780,10 @@ pub struct ExtractEvalArgs {
     /// none (`none`); default: the model config's.
     #[arg(long, value_parser = ["all", "none"])]
     pub refine: Option<String>,
+    /// How word labels are chosen (and stored with `--update-model`): `viterbi` (the best valid BIO sequence) or
+    /// `greedy` (arg-max per word); default: the model config's.
+    #[arg(long, value_parser = ["greedy", "viterbi"])]
+    pub decoding: Option<String>,
     /// Choose the refinement's `min_score` (and, with `--lexicon`, the lexicon's minimum precision) on the first
     /// `--tune-docs` BC5CDR dev abstracts (the ones training selected epochs on); the rest is reported apart.
     #[arg(long)]
@@ -787,6 +791,18 @@ pub struct ExtractEvalArgs {
     /// Dev abstracts for `--tune`.
     #[arg(long, default_value_t = 100)]
     pub tune_docs: usize,
+    /// Add exclusions from the BC5CDR training annotations to the refinement (forms the training abstracts seldom
+    /// annotate on their own: fragments of entity names, words that are rarely entities).
+    #[arg(long)]
+    pub exclusions: bool,
+    /// Exclusions: forms with at least this many free occurrences (not inside a longer annotation) in the training
+    /// abstracts.
+    #[arg(long, default_value_t = 3)]
+    pub exclusion_min_occurrences: usize,
+    /// Exclusions: forms annotated in less than this share of their free occurrences (default: tuned with
+    /// `--tune`, else 0.1).
+    #[arg(long)]
+    pub exclusion_max_share: Option<f64>,
     /// Add a lexicon of BC5CDR training annotations to the refinement (forms the training abstracts nearly always
     /// annotate, added where the tagger found nothing).
     #[arg(long)]
@@ -892,6 +908,11 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         Some(_) => cfg.refine = Refine::default(),
         None => {}
     }
+    match a.decoding.as_deref() {
+        Some("viterbi") => cfg.decoding = Decoding::Viterbi,
+        Some(_) => cfg.decoding = Decoding::Greedy,
+        None => {}
+    }
     let head = cfg.relations.clone().ok_or_else(|| {
         CragError::invalid(format!(
             "{} has no relation head (train with --relations)",
@@ -941,9 +962,55 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         cfg.refine.min_score = best;
         tuning.insert("min_score".into(), grid_json("min_score", &grid, best));
     }
+    let train_docs: Vec<Document> = train_pub.iter().map(|d| d.to_document()).collect();
+    let mut exclusions_report = None;
+    if a.exclusions {
+        let all_forms = build_exclusions(&train_docs, a.exclusion_min_occurrences, 1.0)?;
+        let with_max = |share: f64| Refine {
+            exclusions: all_forms
+                .iter()
+                .filter(|x| x.share < share)
+                .cloned()
+                .collect(),
+            ..cfg.refine.clone()
+        };
+        let max_share = match (a.exclusion_max_share, a.tune) {
+            (Some(s), _) => s,
+            (None, true) => {
+                let candidates: Vec<(f64, Refine)> = (1..=10)
+                    .map(|k| {
+                        let s = f64::from(k) / 20.0;
+                        (s, with_max(s))
+                    })
+                    .collect();
+                let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
+                eprintln!(
+                    "exclusion max share {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
+                    grid_line(&grid)
+                );
+                tuning.insert(
+                    "exclusion_max_share".into(),
+                    grid_json("max_share", &grid, best),
+                );
+                best
+            }
+            (None, false) => 0.1,
+        };
+        cfg.refine = with_max(max_share);
+        eprintln!(
+            "exclusions: {} forms of the BC5CDR training abstracts (free occurrences ≥ {}, annotated share < {max_share:.2})",
+            cfg.refine.exclusions.len(),
+            a.exclusion_min_occurrences
+        );
+        exclusions_report = Some(json!({
+            "source": BC5CDR_TRAIN,
+            "min_occurrences": a.exclusion_min_occurrences,
+            "max_share": max_share,
+            "forms": cfg.refine.exclusions.len(),
+        }));
+    }
     let mut lexicon_report = None;
     if a.lexicon {
-        let train_docs: Vec<Document> = train_pub.iter().map(|d| d.to_document()).collect();
         let all_forms = build_lexicon(
             &train_docs,
             a.lexicon_min_annotated,
@@ -1087,10 +1154,12 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         "model": a.model.display().to_string(),
         "onnx_sha256": art.sha256(),
         "relation_head": head,
+        "decoding": cfg.decoding,
         "refine": {
             "abbreviations": cfg.refine.abbreviations,
             "merge_adjacent": cfg.refine.merge_adjacent,
             "min_score": cfg.refine.min_score,
+            "exclusion_forms": cfg.refine.exclusions.len(),
             "lexicon_forms": cfg.refine.lexicon.len(),
         },
         "bc5cdr_entities": {
@@ -1101,6 +1170,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             "decoded": decoded_scores,
             "refined": refined_scores,
             "tuning": if tuning.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(tuning) },
+            "exclusions": exclusions_report,
             "lexicon": lexicon_report,
         },
         "bc5cdr_cid": {

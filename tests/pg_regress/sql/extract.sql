@@ -7,14 +7,24 @@ SELECT name, kind, active, config->'relations'->'labels' AS relation_labels
 SELECT start_pos, end_pos, mention, entity_type
   FROM crag_extract_entities('A 63-year-old man developed acute renal failure two weeks after starting lithium for bipolar disorder.')
  ORDER BY start_pos;
--- Document-level refinement (the model config's "refine", EVALUATION.md): a short form defined as "long form (SF)"
--- takes the long form's type and score wherever it is used; when no mention touches the long form ("intensive care
--- unit (ICU)"), the short form is no mention either.
-SELECT (config->'refine') - 'lexicon' AS refine, jsonb_array_length(config->'refine'->'lexicon') AS lexicon_forms
+-- Word labels are the most probable valid BIO sequence ("decoding"); then document-level refinement (the model
+-- config's "refine", EVALUATION.md): uncertain mentions and forms the training annotations seldom mark on their own
+-- ("exclusions") are dropped, a short form defined as "long form (SF)" takes the long form's type and score wherever
+-- it is used (when no mention touches the long form, "intensive care unit (ICU)", the short form is no mention
+-- either), fragments merge, and a lexicon of training forms fills gaps.
+SELECT config->>'decoding' AS decoding, (config->'refine') - 'lexicon' - 'exclusions' AS refine,
+       jsonb_array_length(config->'refine'->'exclusions') AS exclusion_forms,
+       jsonb_array_length(config->'refine'->'lexicon') AS lexicon_forms
   FROM crag.models WHERE name = 'ner' AND active;
 SELECT start_pos, end_pos, mention, entity_type, round(score::numeric, 2) AS score
   FROM crag_extract_entities('Neuroleptic malignant syndrome (NMS) developed on haloperidol. NMS resolved after '
                              'dantrolene in the intensive care unit (ICU); ICU staff gave captopril.')
+ ORDER BY start_pos;
+-- "hiv" is an exclusion (BC5CDR annotates "HIV infection", seldom the virus alone): the tagger's second "HIV" is dropped.
+SELECT (SELECT count(*) FROM crag.models m, jsonb_array_elements(m.config->'refine'->'exclusions') x
+         WHERE m.name = 'ner' AND m.active AND x->>'form' = 'hiv') AS hiv_excluded;
+SELECT start_pos, end_pos, mention, entity_type
+  FROM crag_extract_entities('Patients with HIV infection and venous thrombosis received heparin; HIV was controlled.')
  ORDER BY start_pos;
 -- Relations: head, relation, tail with types; scores rounded (they are probabilities).
 SELECT head, head_type, relation, tail, tail_type, round(score::numeric, 2) AS score

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::bert::{self, BertConfig};
 use crate::ner::refine::Refine;
 use crate::ner::schema::EntityType;
+use crate::ner::tagging::Decoding;
 use crate::onnx::{Dim, GraphBuilder, WeightPrecision};
 use crate::weights::{Init, ParamSpec, Weights};
 use crate::{CragError, Result};
@@ -131,14 +132,17 @@ pub struct NerConfig {
     /// Relation head sharing the encoder (absent in entity-only models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relations: Option<RelationHead>,
+    /// How word labels are chosen (greedy when absent: models published before Viterbi decoding).
+    #[serde(default)]
+    pub decoding: Decoding,
     /// Document-level refinement of the decoded mentions (abbreviations, adjacent fragments); off when absent.
     #[serde(default)]
     pub refine: Refine,
 }
 
 impl NerConfig {
-    /// The five entity types in BIO (11 labels), windows of `max_len` with a quarter of a window of overlap, every
-    /// [`Refine`] step on.
+    /// The five entity types in BIO (11 labels), windows of `max_len` with a quarter of a window of overlap,
+    /// Viterbi decoding, every [`Refine`] step on.
     pub fn new(encoder: BertConfig, max_len: usize) -> Self {
         NerConfig {
             encoder,
@@ -147,6 +151,7 @@ impl NerConfig {
             stride: max_len.saturating_sub(2) / 4,
             precision: WeightPrecision::F32,
             relations: None,
+            decoding: Decoding::Viterbi,
             refine: Refine::ALL,
         }
     }
@@ -180,6 +185,17 @@ impl NerConfig {
         let m = self.refine.min_score;
         if !(0.0..1.0).contains(&m) {
             return bad(format!("refine.min_score {m} must be in [0, 1)"));
+        }
+        if let Some(x) = self
+            .refine
+            .exclusions
+            .iter()
+            .find(|x| x.form.is_empty() || x.form != x.form.to_lowercase())
+        {
+            return bad(format!(
+                "refine.exclusions form {:?} must be non-empty and lower case",
+                x.form
+            ));
         }
         Ok(())
     }
@@ -455,6 +471,20 @@ mod tests {
             crate::ner::refine::Refine::default()
         );
         assert_eq!(cfg.refine, crate::ner::refine::Refine::ALL);
+        for form in ["", "Venous"] {
+            let mut bad = cfg.to_json();
+            bad["refine"]["exclusions"] = serde_json::json!([{"form": form, "share": 0.0}]);
+            let e = NerConfig::from_json(&bad).unwrap_err().to_string();
+            assert!(e.contains("exclusions"), "{e}");
+        }
+        // Configs written before Viterbi decoding are decoded greedily, as they were; new ones use Viterbi.
+        let mut old = cfg.to_json();
+        old.as_object_mut().unwrap().remove("decoding");
+        assert_eq!(
+            NerConfig::from_json(&old).unwrap().decoding,
+            crate::ner::tagging::Decoding::Greedy
+        );
+        assert_eq!(cfg.decoding, crate::ner::tagging::Decoding::Viterbi);
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //!
 //! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
 //!   first, so they neither count nor define abbreviations.
+//! * **Exclusions** ([`Refine::exclusions`], built by [`build_exclusions`] from a training corpus): mentions whose
+//!   whole text is a form the training annotations seldom mark on its own — a fragment of entity names ("venous",
+//!   "degeneration") or a word that is rarely one ("signs") — are dropped. They run before the abbreviation step, so
+//!   a short form that a document defines is kept whatever it means elsewhere.
 //! * **Abbreviations** ([`abbreviations`], Schwartz & Hearst 2003): a definition `long form (SF)` links a short form
 //!   to the words before the parenthesis. When a mention ends where the long form ends (and starts inside it), every
 //!   whole-word occurrence of the short form in the text becomes a mention of that type (replacing mentions that
@@ -19,7 +23,7 @@
 //! They run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config;
 //! [`Refiner`] applies one setting to many texts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
@@ -40,9 +44,21 @@ pub struct Refine {
     /// Drop decoded mentions scoring below this (0: keep all).
     #[serde(default)]
     pub min_score: f64,
+    /// Forms whose mentions are dropped (empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<Exclusion>,
     /// Forms to add where the tagger found nothing (empty: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lexicon: Vec<LexiconEntry>,
+}
+
+/// A form whose mentions refinement drops: compared with a mention's whole text, lower-cased.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exclusion {
+    /// The form, lower case.
+    pub form: String,
+    /// Share of its free whole-word occurrences in the training texts that were annotated as exactly this form.
+    pub share: f64,
 }
 
 /// A form of a refinement lexicon: matched as whole words, ASCII case ignored.
@@ -63,6 +79,7 @@ impl Refine {
         abbreviations: true,
         merge_adjacent: true,
         min_score: 0.0,
+        exclusions: Vec::new(),
         lexicon: Vec::new(),
     };
 
@@ -71,6 +88,7 @@ impl Refine {
         self.abbreviations
             || self.merge_adjacent
             || self.min_score > 0.0
+            || !self.exclusions.is_empty()
             || !self.lexicon.is_empty()
     }
 }
@@ -230,6 +248,7 @@ fn automaton<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(forms: I) -> Result<AhoC
 /// model).
 pub struct Refiner {
     opts: Refine,
+    exclusions: HashSet<String>,
     lexicon: Option<AhoCorasick>,
 }
 
@@ -243,6 +262,7 @@ impl Refiner {
         };
         Ok(Refiner {
             opts: opts.clone(),
+            exclusions: opts.exclusions.iter().map(|x| x.form.clone()).collect(),
             lexicon,
         })
     }
@@ -255,6 +275,9 @@ impl Refiner {
             return ms;
         }
         ms.retain(|m| m.score >= opts.min_score);
+        if !self.exclusions.is_empty() {
+            ms.retain(|m| !self.exclusions.contains(&m.text.to_lowercase()));
+        }
         let idx = CharIndex::new(text);
         let chars: Vec<char> = text.chars().collect();
         let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
@@ -412,6 +435,66 @@ pub fn build_lexicon(
         });
     }
     Ok(out)
+}
+
+/// Exclusions from annotated documents. Candidates are the lower-cased runs of whole (whitespace-delimited) words
+/// of annotated mentions ("venous thromboembolism" gives "venous", "thromboembolism" and itself). A candidate's
+/// *free* occurrences are its whole-word, ASCII-case-insensitive occurrences in the texts that do not lie inside a
+/// longer annotation; it is excluded when it has at least `min_occurrences` of them and fewer than `max_share` of
+/// those are annotated as exactly that span. Sorted by form.
+pub fn build_exclusions(
+    docs: &[Document],
+    min_occurrences: usize,
+    max_share: f64,
+) -> Result<Vec<Exclusion>> {
+    let mut forms: Vec<String> = docs
+        .iter()
+        .flat_map(|d| &d.entities)
+        .flat_map(|e| {
+            let lower = e.text.to_lowercase();
+            let words: Vec<&str> = lower.split_whitespace().collect();
+            (0..words.len())
+                .flat_map(|i| (i + 1..=words.len()).map(move |j| (i, j)))
+                .map(|(i, j)| words[i..j].join(" "))
+                .collect::<Vec<_>>()
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    forms.sort();
+    if forms.is_empty() {
+        return Ok(vec![]);
+    }
+    let ac = automaton(&forms)?;
+    // (free occurrences, exactly annotated) per form.
+    let mut counts = vec![(0usize, 0usize); forms.len()];
+    for d in docs {
+        let idx = CharIndex::new(&d.text);
+        let chars: Vec<char> = d.text.chars().collect();
+        let spans: Vec<(usize, usize)> = d.entities.iter().map(|e| (e.start, e.end)).collect();
+        for (s, e, k) in word_matches(&ac, &d.text, &idx, &chars) {
+            if spans
+                .iter()
+                .any(|&(a, b)| a <= s && e <= b && (a, b) != (s, e))
+            {
+                continue;
+            }
+            counts[k].0 += 1;
+            if spans.contains(&(s, e)) {
+                counts[k].1 += 1;
+            }
+        }
+    }
+    Ok(forms
+        .into_iter()
+        .zip(counts)
+        .filter(|&(_, (free, _))| free >= min_occurrences.max(1))
+        .map(|(form, (free, exact))| Exclusion {
+            form,
+            share: exact as f64 / free as f64,
+        })
+        .filter(|x| x.share < max_share)
+        .collect())
 }
 
 #[cfg(test)]
@@ -691,6 +774,82 @@ mod tests {
         let ms = refine(t, vec![], &opts).unwrap();
         assert_eq!(ms.len(), 1);
         assert_eq!((ms[0].start, ms[0].end), (0, 13));
+    }
+
+    #[test]
+    fn exclusions_are_forms_seldom_annotated_on_their_own() {
+        use EntityType::*;
+        let docs = vec![
+            doc(
+                "1",
+                "Venous thromboembolism after venous access. Venous pressure rose; thromboembolism again.",
+                &[("Venous thromboembolism", Disease)],
+            ),
+            doc(
+                "2",
+                "Thromboembolism was seen.",
+                &[("Thromboembolism", Disease)],
+            ),
+        ];
+        let x = |form: &str, share| Exclusion {
+            form: form.into(),
+            share,
+        };
+        // Occurrences inside the longer annotation are not free: venous 0 of 2, thromboembolism 1 of 2, the whole
+        // name 1 of 1.
+        assert_eq!(
+            build_exclusions(&docs, 2, 0.1).unwrap(),
+            vec![x("venous", 0.0)]
+        );
+        assert_eq!(
+            build_exclusions(&docs, 2, 0.6).unwrap(),
+            vec![x("thromboembolism", 0.5), x("venous", 0.0)]
+        );
+        assert!(build_exclusions(&docs, 3, 1.0).unwrap().is_empty());
+        assert!(build_exclusions(&[], 1, 1.0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn exclusions_drop_whole_mentions_before_abbreviations_are_read() {
+        let excluding = |abbreviations| Refine {
+            abbreviations,
+            exclusions: vec![
+                Exclusion {
+                    form: "cp".into(),
+                    share: 0.0,
+                },
+                Exclusion {
+                    form: "venous".into(),
+                    share: 0.0,
+                },
+            ],
+            ..Refine::default()
+        };
+        let t = "Venous and venous thrombosis.";
+        let given = vec![
+            m(t, 0, 6, EntityType::Disease),
+            m(t, 11, 28, EntityType::Disease),
+        ];
+        let ms = refine(t, given, &excluding(false)).unwrap();
+        assert_eq!(ms.len(), 1);
+        assert_eq!(ms[0].text, "venous thrombosis");
+        // A short form this document defines is kept, whatever it means in the training texts.
+        let t = "cyclophosphamide (CP) was given; CP caused cystitis.";
+        let given = vec![
+            m(t, 0, 16, EntityType::Drug),
+            m(t, 33, 35, EntityType::Drug),
+        ];
+        assert_eq!(
+            refine(t, given.clone(), &excluding(false)).unwrap().len(),
+            1
+        );
+        let ms = refine(t, given, &excluding(true)).unwrap();
+        let cp: Vec<usize> = ms
+            .iter()
+            .filter(|m| m.text == "CP")
+            .map(|m| m.start)
+            .collect();
+        assert_eq!(cp, vec![18, 33]);
     }
 
     #[test]

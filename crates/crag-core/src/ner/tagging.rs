@@ -11,10 +11,11 @@
 //!   tokens and run on its own.
 //! * **Merging** ([`merge_windows`]): a piece covered by several windows takes the prediction of the window in
 //!   which it is farthest from an edge (ties: the earlier window).
-//! * **Decoding** ([`decode`]): the arg-max label per piece; `B-T` starts an entity, `I-T` continues an entity of
-//!   type `T` and otherwise starts one (a stray `I` is not dropped), `O` ends it. The span runs from the first
-//!   piece's start to the last piece's end; the score is the mean soft-max probability of the chosen labels of its
-//!   pieces.
+//! * **Decoding** ([`decode`]): one label per word (its first piece), chosen as the config's [`Decoding`] says —
+//!   the most probable BIO sequence (`viterbi`: an `I-T` only after `B-T` or `I-T`) or the arg-max label of each word
+//!   (`greedy`, where a stray `I-T` starts an entity). `B-T` starts an entity, `I-T` continues it, `O` ends it. The
+//!   span runs from the first piece's start to the last piece's end; the score is the mean over its words of their
+//!   probability of being in an entity of its type (`B-T` + `I-T`; greedy: of the chosen label).
 //! * **Refinement**: the decoded mentions of each whole text then go through [`crate::ner::refine`] as the
 //!   config's [`crate::ner::refine::Refine`] says (confidence, abbreviation definitions, adjacent fragments, lexicon).
 //!
@@ -267,8 +268,65 @@ pub struct Mention {
     pub text: String,
     /// Entity type.
     pub entity_type: EntityType,
-    /// Mean probability of the chosen labels of its pieces.
+    /// Mean over its words of their probability of being in an entity of this type (`B-T` + `I-T`) with Viterbi
+    /// decoding, of their chosen label's probability with greedy decoding.
     pub score: f64,
+}
+
+/// How the labels of a text's words are chosen from their probabilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decoding {
+    /// The arg-max label of each word on its own; a stray `I-T` starts an entity. Models published before
+    /// [`Decoding::Viterbi`] existed are served this way.
+    #[default]
+    Greedy,
+    /// The most probable label sequence of the text (sum of log-probabilities) among valid BIO sequences: `I-T`
+    /// only after `B-T` or `I-T`.
+    Viterbi,
+}
+
+/// For each word (index into `probs`' rows), its label: the most probable valid BIO sequence.
+fn viterbi(probs: ArrayView2<f32>, words: &[usize], tags: &TagSet) -> Vec<usize> {
+    let n_labels = tags.len();
+    let can_follow = |prev: Option<usize>, next: usize| match tags.tag(next) {
+        Tag::Inside(t) => {
+            prev.is_some_and(|p| matches!(tags.tag(p), Tag::Begin(u) | Tag::Inside(u) if u == t))
+        }
+        _ => true,
+    };
+    let log_p = |row: usize, label: usize| f64::from(probs[[row, label]].max(1e-12)).ln();
+    let mut best = vec![f64::NEG_INFINITY; n_labels];
+    let mut back: Vec<Vec<usize>> = Vec::with_capacity(words.len());
+    for (w, &row) in words.iter().enumerate() {
+        let mut next = vec![f64::NEG_INFINITY; n_labels];
+        let mut from = vec![0; n_labels];
+        for (j, slot) in next.iter_mut().enumerate() {
+            if w == 0 {
+                if can_follow(None, j) {
+                    *slot = log_p(row, j);
+                }
+                continue;
+            }
+            for (i, &b) in best.iter().enumerate() {
+                if b > f64::NEG_INFINITY && can_follow(Some(i), j) && b + log_p(row, j) > *slot {
+                    *slot = b + log_p(row, j);
+                    from[j] = i;
+                }
+            }
+        }
+        back.push(from);
+        best = next;
+    }
+    let mut labels = vec![0; words.len()];
+    let Some(mut j) = (0..n_labels).reduce(|a, b| if best[b] > best[a] { b } else { a }) else {
+        return labels;
+    };
+    for w in (0..words.len()).rev() {
+        labels[w] = j;
+        j = back[w][j];
+    }
+    labels
 }
 
 /// Decode per-piece probabilities `[n, n_labels]` of `text`'s pieces (char `offsets`) into mentions.
@@ -281,6 +339,7 @@ pub fn decode(
     offsets: &[(usize, usize)],
     probs: ArrayView2<f32>,
     tags: &TagSet,
+    decoding: Decoding,
 ) -> Vec<Mention> {
     let idx = CharIndex::new(text);
     let mut out = Vec::new();
@@ -299,21 +358,48 @@ pub fn decode(
     };
     let chars: Vec<char> = text.chars().collect();
     let alnum = |i: usize| chars.get(i).is_some_and(|c| c.is_alphanumeric());
+    let word_starts: Vec<usize> = (0..offsets.len())
+        .filter(|&k| {
+            let s = offsets[k].0;
+            !(k > 0 && offsets[k - 1].1 == s && s > 0 && alnum(s - 1) && alnum(s))
+        })
+        .collect();
+    let labels: Vec<usize> = match decoding {
+        Decoding::Greedy => word_starts
+            .iter()
+            .map(|&k| {
+                probs
+                    .row(k)
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, f32::NEG_INFINITY),
+                        |a, (i, &v)| if v > a.1 { (i, v) } else { a },
+                    )
+                    .0
+            })
+            .collect(),
+        Decoding::Viterbi => viterbi(probs, &word_starts, tags),
+    };
+    let mut next_word = word_starts.iter().zip(&labels).peekable();
     for (k, &(s, e)) in offsets.iter().enumerate() {
-        let continues_word = k > 0 && offsets[k - 1].1 == s && s > 0 && alnum(s - 1) && alnum(s);
-        if continues_word {
+        let Some((_, &best)) = next_word.next_if(|(&w, _)| w == k) else {
+            // A piece continuing a word.
             if let Some(c) = cur.as_mut() {
                 c.2 = e;
             }
             continue;
-        }
-        let row = probs.row(k);
-        let (best, p) =
-            row.iter().enumerate().fold(
-                (0, f32::NEG_INFINITY),
-                |a, (i, &v)| if v > a.1 { (i, v) } else { a },
-            );
-        let p = f64::from(p);
+        };
+        // Viterbi: the word's probability of being in an entity of the type (B-T + I-T), which does not depend on
+        // whether the model hesitated between B and I; greedy: the chosen label's, as before Viterbi existed.
+        let p = match (decoding, tags.tag(best)) {
+            (Decoding::Viterbi, Tag::Begin(t) | Tag::Inside(t)) => [Tag::Begin(t), Tag::Inside(t)]
+                .iter()
+                .filter_map(|&x| tags.index(x))
+                .map(|i| f64::from(probs[[k, i]]))
+                .sum(),
+            _ => f64::from(probs[[k, best]]),
+        };
         match tags.tag(best) {
             Tag::Outside => finish(cur.take(), &mut out),
             Tag::Begin(t) => {
@@ -514,7 +600,13 @@ where
             .map(|w| probs.remove(&(d, w)).unwrap_or_default())
             .collect();
         let merged = merge_windows(wd.pieces.len(), &wd.windows, &blocks)?;
-        let mentions = decode(texts[d], &wd.pieces.offsets, merged.view(), &tags);
+        let mentions = decode(
+            texts[d],
+            &wd.pieces.offsets,
+            merged.view(),
+            &tags,
+            cfg.decoding,
+        );
         out.push(refiner.apply(texts[d], mentions));
     }
     Ok(out)
@@ -716,7 +808,7 @@ mod tests {
         ];
         let mut p = one_hot(&ts, &seq, 0.9);
         p[[2, ts.index(Tag::Inside(Drug)).unwrap()]] = 0.7;
-        let m = decode(text, &offsets, p.view(), &ts);
+        let m = decode(text, &offsets, p.view(), &ts, Decoding::Greedy);
         let got: Vec<(usize, usize, &str, EntityType)> = m
             .iter()
             .map(|x| (x.start, x.end, x.text.as_str(), x.entity_type))
@@ -734,7 +826,13 @@ mod tests {
         assert!((m[1].score - 0.9).abs() < 1e-6);
         // B followed by I of another type: two entities.
         let seq = [Tag::Begin(Drug), Tag::Inside(Symptom)];
-        let m = decode("aa bb", &offsets[..2], one_hot(&ts, &seq, 0.9).view(), &ts);
+        let m = decode(
+            "aa bb",
+            &offsets[..2],
+            one_hot(&ts, &seq, 0.9).view(),
+            &ts,
+            Decoding::Greedy,
+        );
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].entity_type, Symptom);
     }
@@ -743,28 +841,125 @@ mod tests {
     fn decode_is_word_level_inside_split_words() {
         let ts = tags();
         use EntityType::*;
-        // "nephritis risk": pieces neph|ritis (one word) and risk. The second piece's own tag never splits the word.
-        let text = "nephritis risk";
-        let offsets = [(0, 4), (4, 9), (10, 14)];
-        for second in [Tag::Outside, Tag::Begin(Disease), Tag::Begin(Drug)] {
-            let p = one_hot(&ts, &[Tag::Begin(Disease), second, Tag::Outside], 0.9);
-            let m = decode(text, &offsets, p.view(), &ts);
-            assert_eq!(m.len(), 1, "{second:?}");
-            assert_eq!(
-                (m[0].start, m[0].end, m[0].text.as_str()),
-                (0, 9, "nephritis")
-            );
-            assert_eq!(m[0].entity_type, Disease);
+        for decoding in [Decoding::Greedy, Decoding::Viterbi] {
+            // "nephritis risk": pieces neph|ritis (one word) and risk. The second piece's own tag never splits the
+            // word.
+            let text = "nephritis risk";
+            let offsets = [(0, 4), (4, 9), (10, 14)];
+            for second in [Tag::Outside, Tag::Begin(Disease), Tag::Begin(Drug)] {
+                let p = one_hot(&ts, &[Tag::Begin(Disease), second, Tag::Outside], 0.9);
+                let m = decode(text, &offsets, p.view(), &ts, decoding);
+                assert_eq!(m.len(), 1, "{second:?} {decoding:?}");
+                assert_eq!(
+                    (m[0].start, m[0].end, m[0].text.as_str()),
+                    (0, 9, "nephritis")
+                );
+                assert_eq!(m[0].entity_type, Disease);
+                // B-Disease 0.9; I-Disease 0.01 counts too for Viterbi.
+                let want = if decoding == Decoding::Viterbi {
+                    0.91
+                } else {
+                    0.9
+                };
+                assert!((m[0].score - want).abs() < 1e-6, "{decoding:?}");
+            }
+            // A word whose first piece is O stays outside even if a later piece says B.
+            let p = one_hot(&ts, &[Tag::Outside, Tag::Begin(Disease), Tag::Outside], 0.9);
+            assert!(decode(text, &offsets, p.view(), &ts, decoding).is_empty());
+            // Punctuation between pieces is not a word continuation: "lithium-induced" keeps "lithium" alone.
+            let text = "lithium-induced";
+            let offsets = [(0, 7), (7, 8), (8, 15)];
+            let p = one_hot(&ts, &[Tag::Begin(Drug), Tag::Outside, Tag::Outside], 0.9);
+            let m = decode(text, &offsets, p.view(), &ts, decoding);
+            assert_eq!((m.len(), m[0].start, m[0].end), (1, 0, 7));
+            assert!(decode("", &[], Array2::zeros((0, ts.len())).view(), &ts, decoding).is_empty());
         }
-        // A word whose first piece is O stays outside even if a later piece says B.
-        let p = one_hot(&ts, &[Tag::Outside, Tag::Begin(Disease), Tag::Outside], 0.9);
-        assert!(decode(text, &offsets, p.view(), &ts).is_empty());
-        // Punctuation between pieces is not a word continuation: "lithium-induced" keeps "lithium" alone.
-        let text = "lithium-induced";
-        let offsets = [(0, 7), (7, 8), (8, 15)];
-        let p = one_hot(&ts, &[Tag::Begin(Drug), Tag::Outside, Tag::Outside], 0.9);
-        let m = decode(text, &offsets, p.view(), &ts);
-        assert_eq!((m[0].start, m[0].end), (0, 7));
+    }
+
+    /// Rows of probabilities: the listed tags get their probability, the rest share what is left.
+    fn rows(ts: &TagSet, words: &[&[(Tag, f32)]]) -> Array2<f32> {
+        let mut a = Array2::<f32>::zeros((words.len(), ts.len()));
+        for (k, w) in words.iter().enumerate() {
+            let rest = (1.0 - w.iter().map(|x| x.1).sum::<f32>()) / (ts.len() - w.len()) as f32;
+            a.row_mut(k).fill(rest);
+            for (t, p) in w.iter() {
+                a[[k, ts.index(*t).unwrap()]] = *p;
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn viterbi_chooses_the_best_valid_bio_sequence() {
+        let ts = tags();
+        use EntityType::*;
+        let text = "aa bb cc";
+        let offsets = [(0, 2), (3, 5), (6, 8)];
+        let spans = |m: &[Mention]| -> Vec<(usize, usize, EntityType)> {
+            m.iter().map(|x| (x.start, x.end, x.entity_type)).collect()
+        };
+        // A stray I after O: greedy starts an entity with it; Viterbi cannot take I there and takes the B.
+        let p = rows(
+            &ts,
+            &[
+                &[(Tag::Outside, 0.9)],
+                &[
+                    (Tag::Inside(Drug), 0.5),
+                    (Tag::Begin(Drug), 0.4),
+                    (Tag::Outside, 0.09),
+                ],
+                &[(Tag::Outside, 0.9)],
+            ],
+        );
+        let greedy = decode(text, &offsets, p.view(), &ts, Decoding::Greedy);
+        let best = decode(text, &offsets, p.view(), &ts, Decoding::Viterbi);
+        assert_eq!(spans(&greedy), vec![(3, 5, Drug)]);
+        assert_eq!(spans(&best), vec![(3, 5, Drug)]);
+        assert!((greedy[0].score - 0.5).abs() < 1e-6, "the chosen label's");
+        assert!((best[0].score - 0.9).abs() < 1e-6, "B-Drug + I-Drug");
+        // The sequence decides the type: B-Disease (0.45) then I-Drug (0.9) is two entities for greedy, one Drug
+        // entity for Viterbi (0.4 · 0.9 beats every sequence that keeps B-Disease).
+        let p = rows(
+            &ts,
+            &[
+                &[(Tag::Begin(Disease), 0.45), (Tag::Begin(Drug), 0.4)],
+                &[(Tag::Inside(Drug), 0.9), (Tag::Outside, 0.05)],
+                &[(Tag::Outside, 0.9)],
+            ],
+        );
+        let greedy = decode(text, &offsets, p.view(), &ts, Decoding::Greedy);
+        let best = decode(text, &offsets, p.view(), &ts, Decoding::Viterbi);
+        assert_eq!(spans(&greedy), vec![(0, 2, Disease), (3, 5, Drug)]);
+        assert_eq!(spans(&best), vec![(0, 5, Drug)]);
+        // Word 1: B-Drug 0.4 + I-Drug (the 0.15 left, shared by 9 labels); word 2: I-Drug 0.9 + B-Drug (0.05 / 9).
+        let want = ((0.4 + 0.15 / 9.0) + (0.9 + 0.05 / 9.0)) / 2.0;
+        assert!((best[0].score - want).abs() < 1e-6, "{}", best[0].score);
+        // When the arg-max sequence is valid BIO, both find the same mentions.
+        let seq = [Tag::Begin(Symptom), Tag::Inside(Symptom), Tag::Begin(Drug)];
+        let p = one_hot(&ts, &seq, 0.6);
+        assert_eq!(
+            spans(&decode(text, &offsets, p.view(), &ts, Decoding::Greedy)),
+            spans(&decode(text, &offsets, p.view(), &ts, Decoding::Viterbi))
+        );
+        // A text that opens with I: Viterbi never starts with it (the other labels tie at 0.05; O, the first, wins).
+        let p = one_hot(
+            &ts,
+            &[Tag::Inside(Disease), Tag::Outside, Tag::Outside],
+            0.5,
+        );
+        assert_eq!(
+            decode(text, &offsets, p.view(), &ts, Decoding::Greedy).len(),
+            1
+        );
+        assert!(decode(text, &offsets, p.view(), &ts, Decoding::Viterbi).is_empty());
+    }
+
+    #[test]
+    fn decoding_is_greedy_in_configs_that_do_not_say() {
+        let d: Decoding = serde_json::from_str("\"viterbi\"").unwrap();
+        assert_eq!(d, Decoding::Viterbi);
+        assert_eq!(Decoding::default(), Decoding::Greedy);
+        assert!(serde_json::from_str::<Decoding>("\"beam\"").is_err());
     }
 
     /// A "model" that tags by token id: `tag_of[id]`, everything else O, with confident logits.
@@ -1002,7 +1197,7 @@ mod tests {
         for (k, &l) in labels.iter().enumerate() {
             p[[k, l as usize]] = 1.0;
         }
-        let m = decode(text, &wd.pieces.offsets, p.view(), &ts);
+        let m = decode(text, &wd.pieces.offsets, p.view(), &ts, Decoding::Greedy);
         let got: Vec<(usize, usize, EntityType)> =
             m.iter().map(|x| (x.start, x.end, x.entity_type)).collect();
         let want: Vec<(usize, usize, EntityType)> = spans
