@@ -859,24 +859,55 @@ fn bc5cdr_scores(
     .entities)
 }
 
-/// Of `(value, setting)` candidates, the value whose setting has the best refined micro F1 on the first `n`
-/// documents (the first on ties); with every candidate's score.
-fn tune(
-    docs: &[Document],
-    decoded: &[Vec<Mention>],
-    candidates: &[(f64, Refine)],
+/// Chooses refinement values on the first `n` dev abstracts (`--tune`) and keeps each grid for the report.
+struct Tuner<'a> {
+    docs: &'a [Document],
+    decoded: &'a [Vec<Mention>],
     n: usize,
-) -> Result<(f64, Vec<(f64, f64)>)> {
-    let mut grid = Vec::new();
-    let mut best = (0.0, f64::NEG_INFINITY);
-    for (value, opts) in candidates {
-        let f1 = bc5cdr_scores(docs, decoded, opts, 0..n)?.micro.f1;
-        grid.push((*value, f1));
-        if f1 > best.1 + 1e-12 {
-            best = (*value, f1);
+    on: bool,
+    report: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Tuner<'_> {
+    /// `fixed` when given; else, with `--tune`, the first value of `grid` whose `setting` has the best refined micro
+    /// F1 (exact) on the first `n` dev abstracts (logged, and recorded under `key` with values named `name`); else
+    /// `default`.
+    fn choose(
+        &mut self,
+        key: &str,
+        name: &str,
+        fixed: Option<f64>,
+        default: f64,
+        grid: impl IntoIterator<Item = f64>,
+        setting: impl Fn(f64) -> Refine,
+    ) -> Result<f64> {
+        if let Some(v) = fixed {
+            return Ok(v);
         }
+        if !self.on {
+            return Ok(default);
+        }
+        let mut scores = Vec::new();
+        let mut best = (default, f64::NEG_INFINITY);
+        for value in grid {
+            let f1 = bc5cdr_scores(self.docs, self.decoded, &setting(value), 0..self.n)?
+                .micro
+                .f1;
+            scores.push((value, f1));
+            if f1 > best.1 + 1e-12 {
+                best = (value, f1);
+            }
+        }
+        eprintln!(
+            "{key} {:.2} (refined micro F1 on the first {} dev abstracts: {})",
+            best.0,
+            self.n,
+            grid_line(&scores)
+        );
+        self.report
+            .insert(key.into(), grid_json(name, &scores, best.0));
+        Ok(best.0)
     }
-    Ok((best.0, grid))
 }
 
 fn grid_json(name: &str, grid: &[(f64, f64)], chosen: f64) -> serde_json::Value {
@@ -942,26 +973,25 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     eprintln!("BC5CDR dev entities ({} abstracts) ...", dev_pub.len());
     let (dev_docs, decoded) = bc5cdr_decoded(&mut ex, &tok, &dev_pub, a.batch)?;
     let n_tune = a.tune_docs.min(dev_docs.len());
-    let mut tuning = serde_json::Map::new();
-    if a.tune {
-        let candidates: Vec<(f64, Refine)> = (0..20)
-            .map(|k| {
-                let min_score = f64::from(k) / 20.0;
-                let opts = Refine {
-                    min_score,
-                    ..cfg.refine.clone()
-                };
-                (min_score, opts)
-            })
-            .collect();
-        let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
-        eprintln!(
-            "min_score {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
-            grid_line(&grid)
-        );
-        cfg.refine.min_score = best;
-        tuning.insert("min_score".into(), grid_json("min_score", &grid, best));
-    }
+    let mut tuner = Tuner {
+        docs: &dev_docs,
+        decoded: &decoded,
+        n: n_tune,
+        on: a.tune,
+        report: serde_json::Map::new(),
+    };
+    let grid = |from: u32, to: u32| (from..=to).map(|k| f64::from(k) / 20.0);
+    cfg.refine.min_score = tuner.choose(
+        "min_score",
+        "min_score",
+        None,
+        cfg.refine.min_score,
+        grid(0, 19),
+        |min_score| Refine {
+            min_score,
+            ..cfg.refine.clone()
+        },
+    )?;
     let train_docs: Vec<Document> = train_pub.iter().map(|d| d.to_document()).collect();
     let mut exclusions_report = None;
     if a.exclusions {
@@ -974,28 +1004,14 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
                 .collect(),
             ..cfg.refine.clone()
         };
-        let max_share = match (a.exclusion_max_share, a.tune) {
-            (Some(s), _) => s,
-            (None, true) => {
-                let candidates: Vec<(f64, Refine)> = (1..=10)
-                    .map(|k| {
-                        let s = f64::from(k) / 20.0;
-                        (s, with_max(s))
-                    })
-                    .collect();
-                let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
-                eprintln!(
-                    "exclusion max share {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
-                    grid_line(&grid)
-                );
-                tuning.insert(
-                    "exclusion_max_share".into(),
-                    grid_json("max_share", &grid, best),
-                );
-                best
-            }
-            (None, false) => 0.1,
-        };
+        let max_share = tuner.choose(
+            "exclusion_max_share",
+            "max_share",
+            a.exclusion_max_share,
+            0.1,
+            grid(1, 10),
+            with_max,
+        )?;
         cfg.refine = with_max(max_share);
         eprintln!(
             "exclusions: {} forms of the BC5CDR training abstracts (free occurrences ≥ {}, annotated share < {max_share:.2})",
@@ -1025,28 +1041,14 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
                 .collect(),
             ..cfg.refine.clone()
         };
-        let min_precision = match (a.lexicon_min_precision, a.tune) {
-            (Some(p), _) => p,
-            (None, true) => {
-                let candidates: Vec<(f64, Refine)> = (10..=20)
-                    .map(|k| {
-                        let p = f64::from(k) / 20.0;
-                        (p, with_min(p))
-                    })
-                    .collect();
-                let (best, grid) = tune(&dev_docs, &decoded, &candidates, n_tune)?;
-                eprintln!(
-                    "lexicon min precision {best:.2} (refined micro F1 on the first {n_tune} dev abstracts: {})",
-                    grid_line(&grid)
-                );
-                tuning.insert(
-                    "lexicon_min_precision".into(),
-                    grid_json("min_precision", &grid, best),
-                );
-                best
-            }
-            (None, false) => 0.8,
-        };
+        let min_precision = tuner.choose(
+            "lexicon_min_precision",
+            "min_precision",
+            a.lexicon_min_precision,
+            0.8,
+            grid(10, 20),
+            with_min,
+        )?;
         cfg.refine = with_min(min_precision);
         eprintln!(
             "lexicon: {} forms of the BC5CDR training abstracts (annotated ≥ {}, occurring ≥ {}, precision ≥ {min_precision:.2})",
@@ -1067,6 +1069,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         }));
     }
     ex.cfg = cfg.clone();
+    let mut tuning = tuner.report;
     if a.tune {
         tuning.insert("documents".into(), json!(n_tune));
         tuning.insert(
