@@ -11,12 +11,13 @@
 //! * **Synthetic notes** (held-out seed): [`crag_core::ner::evaluate`] with relations strict and lenient.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
 use crag_core::data::ade::AdeSentence;
 use crag_core::data::pubtator::PubtatorDoc;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
-use crag_core::ner::refine::{build_exclusions, build_lexicon, Refine, Refiner};
+use crag_core::ner::refine::{build_exclusions, build_lexicon, LexiconRules, Refine, Refiner};
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
 use crag_core::ner::tagging::{self, Decoding, Mention};
@@ -772,6 +773,10 @@ pub struct ExtractEvalArgs {
     /// Write the report here (default: `extraction.json` in the model directory).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Write the BC5CDR dev entities here, one abstract per line (`id`, `gold` and refined `predicted` mentions in
+    /// BC5CDR's schema, char offsets), for error analysis.
+    #[arg(long)]
+    pub predictions: Option<std::path::PathBuf>,
     /// Also store the report under `metrics.extraction` in the model directory's model.json (and the `--refine`
     /// setting in its config).
     #[arg(long)]
@@ -813,6 +818,10 @@ pub struct ExtractEvalArgs {
     /// Lexicon forms: occurring (whole word) at least this often in the training abstracts.
     #[arg(long, default_value_t = 3)]
     pub lexicon_min_occurrences: usize,
+    /// Lexicon forms: a short form only ever annotated in capitals ("5-HT") only when annotated in at least this
+    /// many training abstracts (fewer: an abbreviation each abstract defines, left to the abbreviation step).
+    #[arg(long, default_value_t = 3)]
+    pub lexicon_min_abbreviation_docs: usize,
     /// Lexicon forms: annotated in at least this share of their occurrences (default: tuned with `--tune`, else 0.8).
     #[arg(long)]
     pub lexicon_min_precision: Option<f64>,
@@ -835,6 +844,32 @@ fn bc5cdr_decoded<E: Extractor>(
         ex.token_logits(i, m, b, l)
     })?;
     Ok((docs, decoded))
+}
+
+/// `docs`' gold entities and `decoded` refined with `opts` (BC5CDR's schema), one JSON line per document.
+fn write_predictions(
+    path: &Path,
+    docs: &[Document],
+    decoded: &[Vec<Mention>],
+    opts: &Refine,
+) -> Result<()> {
+    let refiner = Refiner::new(opts)?;
+    let spans = |d: &Document| -> Vec<serde_json::Value> {
+        d.entities
+            .iter()
+            .map(|e| serde_json::json!([e.start, e.end, e.text, e.entity_type]))
+            .collect()
+    };
+    let rows: Vec<serde_json::Value> = docs
+        .iter()
+        .zip(decoded)
+        .map(|(d, m)| {
+            let pred = tagging::to_document(&d.id, &d.text, &refiner.apply(&d.text, m.clone()));
+            let pred = crate::ner_train::to_bc5cdr_types(vec![pred]).remove(0);
+            serde_json::json!({"id": d.id, "gold": spans(d), "predicted": spans(&pred)})
+        })
+        .collect();
+    crate::outputs::write_jsonl(path, &rows)
 }
 
 /// Exact entity scores (BC5CDR's two types) of `decoded` refined with `opts`, on the documents `range`.
@@ -1029,9 +1064,12 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     if a.lexicon {
         let all_forms = build_lexicon(
             &train_docs,
-            a.lexicon_min_annotated,
-            a.lexicon_min_occurrences,
-            0.0,
+            &LexiconRules {
+                min_annotated: a.lexicon_min_annotated,
+                min_occurrences: a.lexicon_min_occurrences,
+                min_precision: 0.0,
+                min_abbreviation_docs: a.lexicon_min_abbreviation_docs,
+            },
         )?;
         let with_min = |p: f64| Refine {
             lexicon: all_forms
@@ -1060,6 +1098,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             "source": BC5CDR_TRAIN,
             "min_annotated": a.lexicon_min_annotated,
             "min_occurrences": a.lexicon_min_occurrences,
+            "min_abbreviation_docs": a.lexicon_min_abbreviation_docs,
             "min_precision": min_precision,
             "forms": cfg.refine.lexicon.len(),
             "forms_by_type": cfg.refine.lexicon.iter().fold(BTreeMap::<String, usize>::new(), |mut m, e| {
@@ -1082,6 +1121,10 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
     let all = 0..dev_docs.len();
     let decoded_scores = bc5cdr_scores(&dev_docs, &decoded, &Refine::default(), all.clone())?;
     let refined_scores = bc5cdr_scores(&dev_docs, &decoded, &cfg.refine, all)?;
+    if let Some(path) = &a.predictions {
+        write_predictions(path, &dev_docs, &decoded, &cfg.refine)?;
+        eprintln!("wrote {}", path.display());
+    }
     eprintln!(
         "{}{}",
         decoded_scores.to_table("decoded"),

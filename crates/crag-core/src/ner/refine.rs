@@ -356,24 +356,38 @@ pub fn refine(text: &str, mentions: Vec<Mention>, opts: &Refine) -> Result<Vec<M
     Ok(Refiner::new(opts)?.apply(text, mentions))
 }
 
-/// Short forms annotated only in capitals ("LID", "TAC") are abbreviations whose meaning each document defines; the
-/// lexicon leaves them to the abbreviation step.
+/// Longest form (chars) that counts as an abbreviation when only ever annotated without lower-case letters.
 const MAX_LEXICON_ABBREVIATION: usize = 6;
 
-/// A lexicon from annotated documents: each lower-cased entity form of at least 3 chars annotated at least
-/// `min_annotated` times (short forms only ever annotated without lower-case letters left out), whose whole-word
-/// (ASCII-case-insensitive) occurrences in the texts number at least `min_occurrences` and were annotated in at
-/// least `min_precision` of cases; typed by its most frequent annotation (ties: the earlier type of
-/// [`EntityType::ALL`]). Sorted by form.
-pub fn build_lexicon(
-    docs: &[Document],
-    min_annotated: usize,
-    min_occurrences: usize,
-    min_precision: f64,
-) -> Result<Vec<LexiconEntry>> {
+/// What a form needs to enter a lexicon built by [`build_lexicon`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LexiconRules {
+    /// Annotated at least this often.
+    pub min_annotated: usize,
+    /// Whole-word (ASCII-case-insensitive) occurrences in the texts, at least.
+    pub min_occurrences: usize,
+    /// Share of those occurrences that were annotated, at least.
+    pub min_precision: f64,
+    /// A short form only ever annotated without lower-case letters ("LID", "TAC") is an abbreviation whose meaning
+    /// each document defines, left to the abbreviation step — unless it is annotated in at least this many
+    /// documents: then it is a conventional one ("5-HT", "ATP").
+    pub min_abbreviation_docs: usize,
+}
+
+/// A lexicon from annotated documents: each lower-cased entity form of at least 3 chars that meets `rules`, typed by
+/// its most frequent annotation (ties: the earlier type of [`EntityType::ALL`]). Sorted by form.
+pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<LexiconEntry>> {
+    let LexiconRules {
+        min_annotated,
+        min_occurrences,
+        min_precision,
+        min_abbreviation_docs,
+    } = *rules;
     let mut annotated: HashMap<String, HashMap<EntityType, usize>> = HashMap::new();
     // Forms ever annotated with a lower-case letter; the others, when short, are abbreviations.
-    let mut cased: std::collections::HashSet<String> = Default::default();
+    let mut cased: HashSet<String> = HashSet::new();
+    // Documents annotating each form.
+    let mut in_docs: HashMap<String, HashSet<&str>> = HashMap::new();
     for d in docs {
         for e in &d.entities {
             let form = e.text.to_lowercase();
@@ -381,6 +395,7 @@ pub fn build_lexicon(
                 if e.text.chars().any(char::is_lowercase) {
                     cased.insert(form.clone());
                 }
+                in_docs.entry(form.clone()).or_default().insert(&d.id);
                 *annotated
                     .entry(form)
                     .or_default()
@@ -393,7 +408,9 @@ pub fn build_lexicon(
         .iter()
         .filter(|(f, t)| {
             t.values().sum::<usize>() >= min_annotated
-                && (cased.contains(*f) || f.chars().count() > MAX_LEXICON_ABBREVIATION)
+                && (cased.contains(*f)
+                    || f.chars().count() > MAX_LEXICON_ABBREVIATION
+                    || in_docs[*f].len() >= min_abbreviation_docs)
         })
         .map(|(f, _)| f.clone())
         .collect();
@@ -691,6 +708,15 @@ mod tests {
         }
     }
 
+    fn rules(min_annotated: usize, min_occurrences: usize, min_precision: f64) -> LexiconRules {
+        LexiconRules {
+            min_annotated,
+            min_occurrences,
+            min_precision,
+            min_abbreviation_docs: 3,
+        }
+    }
+
     #[test]
     fn lexicon_from_annotations_counts_whole_word_occurrences() {
         use EntityType::*;
@@ -708,7 +734,7 @@ mod tests {
         ];
         // aspirin: annotated 2, occurs 2 (not inside "aspirinate") → 1.0; fever: annotated 1 → below min_annotated;
         // death: annotated once; IV: too short.
-        let lex = build_lexicon(&docs, 2, 1, 0.5).unwrap();
+        let lex = build_lexicon(&docs, &rules(2, 1, 0.5)).unwrap();
         assert_eq!(
             lex,
             vec![LexiconEntry {
@@ -718,25 +744,43 @@ mod tests {
             }]
         );
         // fever annotated once in four occurrences: precision 0.25.
-        let lex = build_lexicon(&docs, 1, 1, 0.0).unwrap();
+        let lex = build_lexicon(&docs, &rules(1, 1, 0.0)).unwrap();
         let fever = lex.iter().find(|e| e.form == "fever").unwrap();
         assert_eq!((fever.entity_type, fever.precision), (Symptom, 0.25));
-        assert!(build_lexicon(&docs, 1, 1, 0.3)
+        assert!(build_lexicon(&docs, &rules(1, 1, 0.3))
             .unwrap()
             .iter()
             .all(|e| e.form != "fever"));
-        assert!(build_lexicon(&docs, 1, 2, 0.0)
+        assert!(build_lexicon(&docs, &rules(1, 2, 0.0))
             .unwrap()
             .iter()
             .all(|e| e.form != "death"));
-        assert!(build_lexicon(&[], 1, 1, 0.0).unwrap().is_empty());
-        // A capitals-only short form is an abbreviation: left out, however consistently it is annotated.
+        assert!(build_lexicon(&[], &rules(1, 1, 0.0)).unwrap().is_empty());
+        // A capitals-only short form of one document is an abbreviation it defines: left out, however
+        // consistently that document annotates it.
         let abbr = vec![doc(
             "3",
             "LID and LID; levodopa-induced dyskinesia (LID).",
             &[("LID", Disease)],
         )];
-        assert!(build_lexicon(&abbr, 1, 1, 0.0).unwrap().is_empty());
+        assert!(build_lexicon(&abbr, &rules(1, 1, 0.0)).unwrap().is_empty());
+        // Annotated in 3 documents it is a conventional one, like "5-HT".
+        let conventional: Vec<Document> = ["4", "5", "6"]
+            .iter()
+            .map(|id| doc(id, "5-HT rose; 5-HT fell.", &[("5-HT", Drug)]))
+            .collect();
+        let lex = build_lexicon(&conventional, &rules(1, 1, 0.0)).unwrap();
+        assert_eq!(
+            lex,
+            vec![LexiconEntry {
+                form: "5-ht".into(),
+                entity_type: Drug,
+                precision: 1.0
+            }]
+        );
+        assert!(build_lexicon(&conventional[..2], &rules(1, 1, 0.0))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
