@@ -295,22 +295,26 @@ fn viterbi(probs: ArrayView2<f32>, words: &[usize], tags: &TagSet) -> Vec<usize>
         }
         _ => true,
     };
-    let log_p = |row: usize, label: usize| f64::from(probs[[row, label]].max(1e-12)).ln();
     let mut best = vec![f64::NEG_INFINITY; n_labels];
     let mut back: Vec<Vec<usize>> = Vec::with_capacity(words.len());
     for (w, &row) in words.iter().enumerate() {
+        let log_p: Vec<f64> = probs
+            .row(row)
+            .iter()
+            .map(|&p| f64::from(p.max(1e-12)).ln())
+            .collect();
         let mut next = vec![f64::NEG_INFINITY; n_labels];
         let mut from = vec![0; n_labels];
         for (j, slot) in next.iter_mut().enumerate() {
             if w == 0 {
                 if can_follow(None, j) {
-                    *slot = log_p(row, j);
+                    *slot = log_p[j];
                 }
                 continue;
             }
             for (i, &b) in best.iter().enumerate() {
-                if b > f64::NEG_INFINITY && can_follow(Some(i), j) && b + log_p(row, j) > *slot {
-                    *slot = b + log_p(row, j);
+                if b > f64::NEG_INFINITY && can_follow(Some(i), j) && b + log_p[j] > *slot {
+                    *slot = b + log_p[j];
                     from[j] = i;
                 }
             }
