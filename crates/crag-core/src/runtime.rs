@@ -37,8 +37,8 @@ pub struct SessionOptions {
     /// Requested device.
     pub device: Device,
     /// Fold the int8 weights' `DequantizeLinear` nodes into float32 constants when the session is built: faster
-    /// small calls, float32-sized weights in memory (ONNX Runtime's `session.disable_quant_qdq`). Off: every run
-    /// dequantises them again.
+    /// small calls, more memory per session (ONNX Runtime's `session.disable_quant_qdq`). Off: every run dequantises
+    /// them again.
     pub dequantize_once: bool,
 }
 

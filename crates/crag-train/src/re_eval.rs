@@ -789,8 +789,8 @@ pub struct ExtractEvalArgs {
     /// `greedy` (arg-max per word); default: the model config's.
     #[arg(long, value_parser = ["greedy", "viterbi"])]
     pub decoding: Option<String>,
-    /// Choose the refinement's `min_score` (and, with `--lexicon`, the lexicon's minimum precision) on the first
-    /// `--tune-docs` BC5CDR dev abstracts (the ones training selected epochs on); the rest is reported apart.
+    /// Choose the refinement's `min_score` (and, with `--exclusions` / `--lexicon`, the exclusions' maximum share and
+    /// the lexicon's minimum precision, in that order) on the first `--tune-docs` BC5CDR dev abstracts (the ones training selected epochs on); the rest is reported apart.
     #[arg(long)]
     pub tune: bool,
     /// Dev abstracts for `--tune`.
@@ -853,23 +853,35 @@ fn write_predictions(
     decoded: &[Vec<Mention>],
     opts: &Refine,
 ) -> Result<()> {
-    let refiner = Refiner::new(opts)?;
     let spans = |d: &Document| -> Vec<serde_json::Value> {
         d.entities
             .iter()
             .map(|e| serde_json::json!([e.start, e.end, e.text, e.entity_type]))
             .collect()
     };
+    let pred = refined_documents(docs, decoded, opts, 0..docs.len())?;
     let rows: Vec<serde_json::Value> = docs
         .iter()
-        .zip(decoded)
-        .map(|(d, m)| {
-            let pred = tagging::to_document(&d.id, &d.text, &refiner.apply(&d.text, m.clone()));
-            let pred = crate::ner_train::to_bc5cdr_types(vec![pred]).remove(0);
-            serde_json::json!({"id": d.id, "gold": spans(d), "predicted": spans(&pred)})
-        })
+        .zip(&pred)
+        .map(|(d, p)| serde_json::json!({"id": d.id, "gold": spans(d), "predicted": spans(p)}))
         .collect();
     crate::outputs::write_jsonl(path, &rows)
+}
+
+/// The documents `range` with `decoded` refined with `opts` as their entities, in BC5CDR's schema.
+fn refined_documents(
+    docs: &[Document],
+    decoded: &[Vec<Mention>],
+    opts: &Refine,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Document>> {
+    let refiner = Refiner::new(opts)?;
+    let pred = docs[range.clone()]
+        .iter()
+        .zip(&decoded[range])
+        .map(|(d, m)| tagging::to_document(&d.id, &d.text, &refiner.apply(&d.text, m.clone())))
+        .collect();
+    Ok(crate::ner_train::to_bc5cdr_types(pred))
 }
 
 /// Exact entity scores (BC5CDR's two types) of `decoded` refined with `opts`, on the documents `range`.
@@ -879,19 +891,8 @@ fn bc5cdr_scores(
     opts: &Refine,
     range: std::ops::Range<usize>,
 ) -> Result<ScoreTable> {
-    let gold = &docs[range.clone()];
-    let refiner = Refiner::new(opts)?;
-    let pred: Vec<Document> = gold
-        .iter()
-        .zip(&decoded[range])
-        .map(|(d, m)| tagging::to_document(&d.id, &d.text, &refiner.apply(&d.text, m.clone())))
-        .collect();
-    Ok(evaluate(
-        gold,
-        &crate::ner_train::to_bc5cdr_types(pred),
-        MatchMode::Exact,
-    )?
-    .entities)
+    let pred = refined_documents(docs, decoded, opts, range.clone())?;
+    Ok(evaluate(&docs[range], &pred, MatchMode::Exact)?.entities)
 }
 
 /// Chooses refinement values on the first `n` dev abstracts (`--tune`) and keeps each grid for the report.

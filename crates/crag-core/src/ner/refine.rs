@@ -236,6 +236,12 @@ fn word_matches(
         .collect()
 }
 
+/// [`word_matches`] of a text on its own (corpus statistics; refinement reuses the text's index and chars).
+fn text_word_matches(ac: &AhoCorasick, text: &str) -> Vec<(usize, usize, usize)> {
+    let chars: Vec<char> = text.chars().collect();
+    word_matches(ac, text, &CharIndex::new(text), &chars)
+}
+
 fn automaton<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(forms: I) -> Result<AhoCorasick> {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
@@ -421,9 +427,7 @@ pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<Lexi
     let ac = automaton(&forms)?;
     let mut seen = vec![0usize; forms.len()];
     for d in docs {
-        let idx = CharIndex::new(&d.text);
-        let chars: Vec<char> = d.text.chars().collect();
-        for (_, _, k) in word_matches(&ac, &d.text, &idx, &chars) {
+        for (_, _, k) in text_word_matches(&ac, &d.text) {
             seen[k] += 1;
         }
     }
@@ -486,10 +490,8 @@ pub fn build_exclusions(
     // (free occurrences, exactly annotated) per form.
     let mut counts = vec![(0usize, 0usize); forms.len()];
     for d in docs {
-        let idx = CharIndex::new(&d.text);
-        let chars: Vec<char> = d.text.chars().collect();
         let spans: Vec<(usize, usize)> = d.entities.iter().map(|e| (e.start, e.end)).collect();
-        for (s, e, k) in word_matches(&ac, &d.text, &idx, &chars) {
+        for (s, e, k) in text_word_matches(&ac, &d.text) {
             if spans
                 .iter()
                 .any(|&(a, b)| a <= s && e <= b && (a, b) != (s, e))
