@@ -1205,6 +1205,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         "refine": {
             "abbreviations": cfg.refine.abbreviations,
             "merge_adjacent": cfg.refine.merge_adjacent,
+            "tidy_edges": cfg.refine.tidy_edges,
             "min_score": cfg.refine.min_score,
             "exclusion_forms": cfg.refine.exclusions.len(),
             "lexicon_forms": cfg.refine.lexicon.len(),

@@ -3,15 +3,21 @@
 //!
 //! * **Confidence** ([`Refine::min_score`]): mentions whose score (mean label probability) is below it are dropped
 //!   first, so they neither count nor define abbreviations.
+//! * **Edges** ([`Refine::tidy_edges`]): same-type mentions that touch (no char between them: "5," +
+//!   "7-dihydroxytryptamine") are one mention, and a mention never starts with a closing bracket or separator nor ends
+//!   with an opening one ("SKF-82958 (" → "SKF-82958"). The word-level decoder labels punctuation as words of their
+//!   own, so a label change at a comma or bracket inside a chemical name splits it or leaves a stray edge.
 //! * **Exclusions** ([`Refine::exclusions`], built by [`build_exclusions`] from a training corpus): mentions whose
 //!   whole text is a form the training annotations seldom mark on its own — a fragment of entity names ("venous",
 //!   "degeneration") or a word that is rarely one ("signs") — are dropped. They run before the abbreviation step, so
 //!   a short form that a document defines is kept whatever it means elsewhere.
 //! * **Abbreviations** ([`abbreviations`], Schwartz & Hearst 2003): a definition `long form (SF)` links a short form
-//!   to the words before the parenthesis. When a mention ends where the long form ends (and starts inside it), every
+//!   to the words before the parenthesis. When a mention ends where the long form ends (wherever it starts: the
+//!   letters of "COCs" give "contraceptives", the tagger "oral contraceptives"), every
 //!   whole-word occurrence of the short form in the text becomes a mention of that type (replacing mentions that
 //!   overlap it): biomedical abstracts define an abbreviation once and use it many times, often far outside the
-//!   window that saw the definition. When no mention touches the long form at all ("spontaneously hypertensive rats
+//!   window that saw the definition; a short form of capitals with or without a plural `s` is found in both numbers
+//!   ("COCs", "COC"). When no mention touches the long form at all ("spontaneously hypertensive rats
 //!   (SHR)"), mentions that are exactly the short form are dropped: the definition says what the letters stand for,
 //!   and it is not an entity.
 //! * **Adjacent fragments** ([`Refine::merge_adjacent`]): two mentions of one type separated by a single space
@@ -41,6 +47,9 @@ pub struct Refine {
     /// Merge same-type mentions separated by exactly one space.
     #[serde(default)]
     pub merge_adjacent: bool,
+    /// Merge touching same-type mentions and trim separators and unmatched brackets off mention edges.
+    #[serde(default)]
+    pub tidy_edges: bool,
     /// Drop decoded mentions scoring below this (0: keep all).
     #[serde(default)]
     pub min_score: f64,
@@ -73,11 +82,13 @@ pub struct LexiconEntry {
 }
 
 impl Refine {
-    /// Abbreviations and fragment merging on, no score floor, no lexicon: the setting of newly trained models
+    /// Abbreviations, edge tidying and fragment merging on, no score floor, no lexicon: the setting of newly trained
+    /// models
     /// (`crag-train extract-eval --tune --lexicon` chooses the rest).
     pub const ALL: Refine = Refine {
         abbreviations: true,
         merge_adjacent: true,
+        tidy_edges: true,
         min_score: 0.0,
         exclusions: Vec::new(),
         lexicon: Vec::new(),
@@ -87,6 +98,7 @@ impl Refine {
     pub fn any(&self) -> bool {
         self.abbreviations
             || self.merge_adjacent
+            || self.tidy_edges
             || self.min_score > 0.0
             || !self.exclusions.is_empty()
             || !self.lexicon.is_empty()
@@ -106,9 +118,11 @@ pub struct Abbreviation {
 const MAX_SHORT: usize = 10;
 
 /// Abbreviation definitions `long form (SF)` of `text` (char offsets), after Schwartz & Hearst (2003): the short
-/// form is 2–10 chars in parentheses without spaces or nested parentheses, starts with a letter or digit and holds
-/// a letter; the long form is found among the `min(|SF| + 5, 2·|SF|)` words before the parenthesis by matching the
-/// short form's letters and digits right to left, the first one at the start of a word.
+/// form is 2–10 chars (or one capital letter: "testosterone (T)") right after an opening parenthesis, without spaces
+/// or nested parentheses, ended by the closing one or by `,` `;` `:` and a space ("phenobarbital (PB: 15 mg)"),
+/// starts with a letter or digit and holds a letter; the long form is found among the `min(|SF| + 5, 2·|SF|)`
+/// words before the parenthesis by matching the short form's letters and digits right to left, the first one at the
+/// start of a word — or its letters only when the digits are not there ("thyroxine (T4)").
 pub fn abbreviations(text: &str) -> Vec<Abbreviation> {
     definitions(&text.chars().collect::<Vec<_>>())
 }
@@ -123,14 +137,19 @@ fn definitions(chars: &[char]) -> Vec<Abbreviation> {
             continue;
         }
         let open = i;
-        let close = (open + 1..chars.len().min(open + 2 + MAX_SHORT))
-            .find(|&k| chars[k] == ')' || chars[k] == '(' || chars[k].is_whitespace());
+        let close = (open + 1..chars.len().min(open + 2 + MAX_SHORT)).find(|&k| {
+            chars[k] == ')'
+                || chars[k] == '('
+                || chars[k].is_whitespace()
+                || (matches!(chars[k], ',' | ';' | ':')
+                    && chars.get(k + 1).is_some_and(|c| c.is_whitespace()))
+        });
         i += 1;
-        let Some(close) = close.filter(|&k| chars[k] == ')') else {
+        let Some(close) = close.filter(|&k| chars[k] != '(' && !chars[k].is_whitespace()) else {
             continue;
         };
         let short = &chars[open + 1..close];
-        if short.len() < 2
+        if (short.len() < 2 && !short[0].is_uppercase())
             || !short[0].is_alphanumeric()
             || !short.iter().any(|c| c.is_alphabetic())
             || open < 2
@@ -138,7 +157,17 @@ fn definitions(chars: &[char]) -> Vec<Abbreviation> {
         {
             continue;
         }
-        if let Some(long) = long_form(chars, open - 1, short) {
+        let letters: Vec<char> = short
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_digit())
+            .collect();
+        let retry = || {
+            (letters.len() < short.len() && letters.iter().any(|c| c.is_alphabetic()))
+                .then(|| long_form(chars, open - 1, &letters))
+                .flatten()
+        };
+        if let Some(long) = long_form(chars, open - 1, short).or_else(retry) {
             out.push(Abbreviation {
                 long,
                 short: (open + 1, close),
@@ -194,6 +223,22 @@ fn long_form(chars: &[char], end: usize, short: &[char]) -> Option<(usize, usize
     // The long form starts at the beginning of the (whitespace-delimited) word holding the first match.
     let start = starts.iter().copied().find(|&s| s <= li)?;
     (start < end).then_some((start, end))
+}
+
+/// The other number of a short form of at least 3 chars without lower-case letters but an optional plural `s`:
+/// "COCs" ↔ "COC", "NSAID" ↔ "NSAIDs" (abstracts define one and use both).
+fn plural_variant(short: &[char]) -> Option<Vec<char>> {
+    let (last, stem) = short.split_last()?;
+    if short.len() < 3 || stem.iter().any(|c| c.is_lowercase()) {
+        return None;
+    }
+    Some(if *last == 's' {
+        stem.to_vec()
+    } else if last.is_lowercase() {
+        return None;
+    } else {
+        short.iter().copied().chain(std::iter::once('s')).collect()
+    })
 }
 
 /// Whole-word occurrences (char ranges) of `form` in `chars`.
@@ -281,19 +326,29 @@ impl Refiner {
             return ms;
         }
         ms.retain(|m| m.score >= opts.min_score);
-        if !self.exclusions.is_empty() {
-            ms.retain(|m| !self.exclusions.contains(&m.text.to_lowercase()));
-        }
         let idx = CharIndex::new(text);
         let chars: Vec<char> = text.chars().collect();
         let slice = |s: usize, e: usize| idx.slice(text, s, e).unwrap_or_default().to_string();
+        if opts.tidy_edges {
+            ms = tidy_edges(&chars, ms);
+            for m in &mut ms {
+                m.text = slice(m.start, m.end);
+            }
+        }
+        if !self.exclusions.is_empty() {
+            ms.retain(|m| !self.exclusions.contains(&m.text.to_lowercase()));
+        }
         if opts.abbreviations {
             for ab in definitions(&chars) {
-                let (ls, le) = ab.long;
-                let found = occurrences(&chars, &chars[ab.short.0..ab.short.1]);
+                let le = ab.long.1;
+                let short = &chars[ab.short.0..ab.short.1];
+                let mut found = occurrences(&chars, short);
+                if let Some(variant) = plural_variant(short) {
+                    found.extend(occurrences(&chars, &variant));
+                }
                 let defining = ms
                     .iter()
-                    .filter(|m| m.end == le && m.start >= ls)
+                    .filter(|m| m.end == le)
                     .max_by(|a, b| (a.end - a.start).cmp(&(b.end - b.start)))
                     .map(|m| (m.entity_type, m.score));
                 match defining {
@@ -355,6 +410,85 @@ impl Refiner {
         }
         ms
     }
+}
+
+/// Chars a mention does not start with: closing brackets, separators, spaces.
+const NOT_FIRST: &[char] = &[')', ']', '}', ',', ';', ':', '/', '-'];
+/// Chars a mention does not end with: opening brackets, separators, spaces.
+const NOT_LAST: &[char] = &['(', '[', '{', ',', ';', ':', '/', '-'];
+
+/// Chars at which touching mentions stay apart: a bracket opens a definition or an aside ("SKF-82958 (6-chloro…"),
+/// a slash lists alternatives ("polymyositis/dermatomyositis"). A hyphen between two letters does too
+/// ("prostigmine-morphine" names two drugs; "22-" + "oxacalcitriol" joins).
+const NO_JOIN: &[char] = &['(', '[', '{', ')', ']', '}', '/'];
+
+/// Whether the brackets of `text` close in order.
+fn balanced(text: &[char]) -> bool {
+    let mut open = Vec::new();
+    for &c in text {
+        let want = match c {
+            '(' | '[' | '{' => {
+                open.push(c);
+                continue;
+            }
+            ')' => '(',
+            ']' => '[',
+            '}' => '{',
+            _ => continue,
+        };
+        if open.pop() != Some(want) {
+            return false;
+        }
+    }
+    open.is_empty()
+}
+
+/// [`Refine::tidy_edges`] over `chars` (mention texts left stale): touching same-type mentions merged (score
+/// length-weighted) unless a bracket or slash is where they meet; then separators and opening (closing) brackets
+/// are trimmed off the end (start), and a closing (opening) bracket too when the mention's brackets do not balance,
+/// while the mention keeps at least one char. Sorted by start.
+fn tidy_edges(chars: &[char], mut ms: Vec<Mention>) -> Vec<Mention> {
+    ms.sort_by_key(|m| (m.start, m.end));
+    let at = |i: usize| chars.get(i).copied().unwrap_or(' ');
+    let mut out: Vec<Mention> = Vec::with_capacity(ms.len());
+    for m in ms {
+        match out.last_mut() {
+            Some(p)
+                if p.entity_type == m.entity_type
+                    && p.end == m.start
+                    && m.start > 0
+                    && !NO_JOIN.contains(&at(m.start - 1))
+                    && !NO_JOIN.contains(&at(m.start))
+                    && !(at(m.start - 1) == '-'
+                        && m.start >= 2
+                        && at(m.start - 2).is_alphabetic()
+                        && at(m.start).is_alphabetic()) =>
+            {
+                let (a, b) = ((p.end - p.start) as f64, (m.end - m.start) as f64);
+                p.score = (p.score * a + m.score * b) / (a + b);
+                p.end = m.end;
+            }
+            _ => out.push(m),
+        }
+    }
+    for m in &mut out {
+        while m.end > m.start + 1 {
+            let (first, last) = (at(m.start), at(m.end - 1));
+            let unbalanced = || !balanced(&chars[m.start..m.end.min(chars.len())]);
+            if NOT_LAST.contains(&last) || last.is_whitespace() {
+                m.end -= 1;
+            } else if NOT_FIRST.contains(&first) || first.is_whitespace() {
+                m.start += 1;
+            } else if matches!(last, ')' | ']' | '}') && unbalanced() {
+                m.end -= 1;
+            } else if matches!(first, '(' | '[' | '{') && unbalanced() {
+                m.start += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Apply `opts` to the mentions decoded from `text` (char offsets); the result is sorted by start.
@@ -558,6 +692,52 @@ mod tests {
     }
 
     #[test]
+    fn finds_one_capital_separated_and_digit_free_definitions() {
+        let t = "Serum testosterone (T) fell after phenobarbital (PB: 15 mg per rat) and thyroxine (T4), \
+                 but not in rats (n = 12) or (b) cases.";
+        assert_eq!(
+            spans(t, &abbreviations(t)),
+            vec![
+                ("testosterone".into(), "T".into()),
+                ("phenobarbital".into(), "PB".into()),
+                ("thyroxine".into(), "T4".into()),
+            ]
+        );
+        // Digits that are in the long form must match as before.
+        let t = "17beta-estradiol (E2) and 5-fluorouracil (5-FU)";
+        assert_eq!(
+            spans(t, &abbreviations(t)),
+            vec![
+                ("17beta-estradiol".into(), "E2".into()),
+                ("5-fluorouracil".into(), "5-FU".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mention_ending_with_the_long_form_defines_both_numbers() {
+        // The letters of "COCs" stop at "contraceptives"; the tagger's mention starts earlier and still defines it.
+        let t = "women on combined oral contraceptives (COCs): COC users and COCs.";
+        let ms = refine(t, vec![m(t, 18, 37, EntityType::Drug)], &Refine::ALL).unwrap();
+        let got: Vec<(&str, usize)> = ms.iter().map(|m| (m.text.as_str(), m.start)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("oral contraceptives", 18),
+                ("COCs", 39),
+                ("COC", 46),
+                ("COCs", 60),
+            ]
+        );
+        assert_eq!(plural_variant(&['N', 'O', 'x']), None);
+        assert_eq!(plural_variant(&['H', 'F']), None);
+        assert_eq!(
+            plural_variant(&['N', 'S', 'A', 'I', 'D']),
+            Some(vec!['N', 'S', 'A', 'I', 'D', 's'])
+        );
+    }
+
+    #[test]
     fn first_letter_must_start_a_word() {
         // "T" of "TSH" cannot be the "t" inside "thyroid-stimulating"; it must start a word.
         let t = "the thyroid-stimulating hormone (TSH) level";
@@ -663,6 +843,82 @@ mod tests {
         let ms = refine(t, vec![a, b], &Refine::ALL).unwrap();
         assert_eq!(ms.len(), 1);
         assert!((ms[0].score - 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn edges_merge_touching_mentions_and_lose_stray_punctuation() {
+        let t = "5,7-dihydroxytryptamine, SKF-82958 (6-Cl) and , aspirin/fever";
+        let mut five = m(t, 0, 2, EntityType::Drug);
+        five.score = 0.5;
+        let given = vec![
+            five,
+            m(t, 2, 23, EntityType::Drug),
+            m(t, 25, 36, EntityType::Drug),
+            m(t, 46, 55, EntityType::Drug),
+            m(t, 55, 61, EntityType::Disease),
+        ];
+        let tidy = Refine {
+            tidy_edges: true,
+            ..Refine::default()
+        };
+        assert!(tidy.any());
+        let ms = refine(t, given.clone(), &tidy).unwrap();
+        let got: Vec<(&str, EntityType)> = ms
+            .iter()
+            .map(|m| (m.text.as_str(), m.entity_type))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("5,7-dihydroxytryptamine", EntityType::Drug),
+                ("SKF-82958", EntityType::Drug),
+                ("aspirin", EntityType::Drug),
+                ("fever", EntityType::Disease),
+            ]
+        );
+        // Length-weighted score of the merged name: (0.5·2 + 0.9·21) / 23.
+        assert!((ms[0].score - 19.9 / 23.0).abs() < 1e-12);
+        for x in &ms {
+            assert_eq!(
+                x.text,
+                t.chars()
+                    .skip(x.start)
+                    .take(x.end - x.start)
+                    .collect::<String>()
+            );
+        }
+        assert_eq!(refine(t, given, &Refine::default()).unwrap().len(), 5);
+        // Brackets and slashes keep touching mentions apart; unbalanced brackets leave the edges.
+        let u = "aspirin [ASA] or SKF-82958 (6-Cl, Ca(2+) prostigmine-morphine";
+        let given = vec![
+            m(u, 0, 9, EntityType::Drug),
+            m(u, 9, 13, EntityType::Drug),
+            m(u, 17, 28, EntityType::Drug),
+            m(u, 28, 32, EntityType::Drug),
+            m(u, 34, 40, EntityType::Drug),
+            m(u, 41, 53, EntityType::Drug),
+            m(u, 53, 61, EntityType::Drug),
+        ];
+        let got: Vec<String> = refine(u, given, &tidy)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "aspirin",
+                "ASA",
+                "SKF-82958",
+                "6-Cl",
+                "Ca(2+)",
+                "prostigmine",
+                "morphine"
+            ]
+        );
+        // A mention that is nothing but punctuation keeps one char rather than vanishing.
+        let lone = refine("a ( b", vec![m("a ( b", 2, 3, EntityType::Drug)], &tidy).unwrap();
+        assert_eq!(lone[0].text, "(");
     }
 
     #[test]
