@@ -20,6 +20,11 @@ SELECT start_pos, end_pos, mention, entity_type, round(score::numeric, 2) AS sco
   FROM crag_extract_entities('Neuroleptic malignant syndrome (NMS) developed on haloperidol. NMS resolved after '
                              'dantrolene in the intensive care unit (ICU); ICU staff gave captopril.')
  ORDER BY start_pos;
+-- Short forms defined with a separator or as one capital take their long form's type ("PB", "T").
+SELECT start_pos, end_pos, mention, entity_type
+  FROM crag_extract_entities('Rats given phenobarbital (PB: 15 mg/kg) had lower testosterone (T) levels; PB also '
+                             'lowered T in controls.')
+ ORDER BY start_pos;
 -- "hiv" is an exclusion (BC5CDR annotates "HIV infection", seldom the virus alone): the tagger's second "HIV" is dropped.
 SELECT (SELECT count(*) FROM crag.models m, jsonb_array_elements(m.config->'refine'->'exclusions') x
          WHERE m.name = 'ner' AND m.active AND x->>'form' = 'hiv') AS hiv_excluded;
