@@ -430,6 +430,24 @@ pub struct AdeReport {
     pub gold_entities: Prf,
     /// With predicted mentions (exact spans).
     pub predicted_entities: Prf,
+    /// The predicted-entity run per sentence (relation sentences, then ADE-NEG ones), for `--ade-predictions`.
+    #[serde(skip)]
+    pub pairs: Vec<AdePairs>,
+}
+
+/// Gold and predicted (drug, effect) pairs of one sentence of the predicted-entity ADE run.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdePairs {
+    /// The sentence.
+    pub text: String,
+    /// An ADE-NEG sentence (no annotated pair).
+    pub negative: bool,
+    /// Annotated pairs: char spans and texts of the drug and the effect.
+    pub gold: Vec<[(usize, usize, String); 2]>,
+    /// Predicted adverse_effect pairs, the same way.
+    pub predicted: Vec<[(usize, usize, String); 2]>,
+    /// Every predicted mention: char span, text, type.
+    pub mentions: Vec<(usize, usize, String, EntityType)>,
 }
 
 /// ADE Corpus V2, sentence level (see the module notes).
@@ -472,16 +490,36 @@ pub fn ade_eval<E: Extractor>(
     let found = entities(ex, tok, &all_texts, batch)?;
     let scored = score(ex, tok, &all_texts, &found, batch)?;
     let mut p_parts = Vec::new();
+    let mut pairs = Vec::with_capacity(scored.len());
     let empty = HashSet::new();
     for (i, s) in scored.iter().enumerate() {
         let g = gold.get(i).unwrap_or(&empty);
-        p_parts.push(Prf::of_sets(g, &spans(&found[i], &adverse_pairs(&cfg, s)?)));
+        let p = spans(&found[i], &adverse_pairs(&cfg, s)?);
+        p_parts.push(Prf::of_sets(g, &p));
+        let text = all_texts[i];
+        let named = |set: &HashSet<SpanPair>| -> Vec<[(usize, usize, String); 2]> {
+            let mut v: Vec<SpanPair> = set.iter().copied().collect();
+            v.sort_unstable();
+            let at = |(a, b): (usize, usize)| (a, b, text.chars().skip(a).take(b - a).collect());
+            v.into_iter().map(|(d, e)| [at(d), at(e)]).collect()
+        };
+        pairs.push(AdePairs {
+            text: text.to_string(),
+            negative: i >= sentences.len(),
+            gold: named(g),
+            predicted: named(&p),
+            mentions: found[i]
+                .iter()
+                .map(|m| (m.start, m.end, m.text.clone(), m.entity_type))
+                .collect(),
+        });
     }
     Ok(AdeReport {
         sentences: sentences.len(),
         negative_sentences: negatives.len(),
         gold_entities: sum(&g_parts),
         predicted_entities: sum(&p_parts),
+        pairs,
     })
 }
 
@@ -695,6 +733,17 @@ mod tests {
             ),
             (1, 0, 0)
         );
+        // One record per sentence of the predicted-entity run, the ADE-NEG one last.
+        assert_eq!(r.pairs.len(), 2);
+        assert!(!r.pairs[0].negative && r.pairs[1].negative);
+        assert_eq!(
+            r.pairs[0].gold,
+            vec![[
+                (21, 32, "amoxicillin".to_string()),
+                (0, 4, "Rash".to_string())
+            ]]
+        );
+        assert!(r.pairs[0].predicted.is_empty() && r.pairs[1].gold.is_empty());
     }
 
     #[test]
@@ -777,6 +826,10 @@ pub struct ExtractEvalArgs {
     /// BC5CDR's schema, char offsets), for error analysis.
     #[arg(long)]
     pub predictions: Option<std::path::PathBuf>,
+    /// Write the ADE Corpus V2 predicted-entity run here, one sentence per line (`text`, `negative` for ADE-NEG,
+    /// gold and predicted (drug, effect) pairs with char spans, every predicted mention), for error analysis.
+    #[arg(long)]
+    pub ade_predictions: Option<std::path::PathBuf>,
     /// Also store the report under `metrics.extraction` in the model directory's model.json (and the `--refine`
     /// setting in its config).
     #[arg(long)]
@@ -1171,6 +1224,10 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
         negatives.len()
     );
     let ade = ade_eval(&mut ex, &tok, &sentences, &negatives, a.batch)?;
+    if let Some(path) = &a.ade_predictions {
+        crate::outputs::write_jsonl(path, &ade.pairs)?;
+        eprintln!("wrote {}", path.display());
+    }
     eprintln!(
         "  gold entities: P {:.4} R {:.4} F1 {:.4} | predicted entities: P {:.4} R {:.4} F1 {:.4}",
         ade.gold_entities.precision,
