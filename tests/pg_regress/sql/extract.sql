@@ -25,6 +25,9 @@ SELECT start_pos, end_pos, mention, entity_type
   FROM crag_extract_entities('Rats given phenobarbital (PB: 15 mg/kg) had lower testosterone (T) levels; PB also '
                              'lowered T in controls.')
  ORDER BY start_pos;
+-- Empty or separator-only parentheses define nothing (and are no error).
+SELECT mention, entity_type FROM crag_extract_entities('Lithium () and (: ) or ( , ) caused tremor ().')
+ ORDER BY start_pos;
 -- "hiv" is an exclusion (BC5CDR annotates "HIV infection", seldom the virus alone): the tagger's second "HIV" is dropped.
 SELECT (SELECT count(*) FROM crag.models m, jsonb_array_elements(m.config->'refine'->'exclusions') x
          WHERE m.name = 'ner' AND m.active AND x->>'form' = 'hiv') AS hiv_excluded;

@@ -149,7 +149,8 @@ fn definitions(chars: &[char]) -> Vec<Abbreviation> {
             continue;
         };
         let short = &chars[open + 1..close];
-        if (short.len() < 2 && !short[0].is_uppercase())
+        if short.is_empty()
+            || (short.len() < 2 && !short[0].is_uppercase())
             || !short[0].is_alphanumeric()
             || !short.iter().any(|c| c.is_alphabetic())
             || open < 2
@@ -703,6 +704,17 @@ mod tests {
                 ("thyroxine".into(), "T4".into()),
             ]
         );
+        // Empty and separator-only parentheses are no definitions (and no panic).
+        for t in [
+            "a () b",
+            "x (: y)",
+            "heart failure (",
+            "(",
+            "()",
+            "rats (, n)",
+        ] {
+            assert!(abbreviations(t).is_empty(), "{t}");
+        }
         // Digits that are in the long form must match as before.
         let t = "17beta-estradiol (E2) and 5-fluorouracil (5-FU)";
         assert_eq!(
