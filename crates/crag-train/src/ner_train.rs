@@ -12,13 +12,13 @@
 //! unannotated drugs are unlabelled, so ADE adds some false "O"s); ADE sentences of PMIDs in the BC5CDR dev split are
 //! left out. Synthetic notes (`crag_core::ner::synth`) are the only source of Symptom, Procedure and Lab_Test.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crag_core::artifacts::{ModelArtifacts, ModelMeta};
 use crag_core::bert;
-use crag_core::data::ade::{read_ade_corpus, split_by_pmid, AdeSentence};
+use crag_core::data::ade::{read_ade_corpus, split_by_pmid, AdeSentence, MentionDictionary};
 use crag_core::data::pubtator::{read_pubtator, PubtatorDoc, BC5CDR_DEV, BC5CDR_TRAIN};
 use crag_core::ner::model::{self, NerConfig, RelationHead};
 use crag_core::ner::schema::{Document, EntityType};
@@ -43,7 +43,8 @@ use crate::ner_model::{partial_label_loss, token_loss, NerNet};
 use crate::outputs::{to_json, write_json, write_jsonl};
 use crate::progress::{bar, linear_lr, log_line};
 use crate::re_data::{
-    ade_examples, bc5cdr_examples, synthetic_examples, PairExample, SourceCounts,
+    ade_examples, ade_negative_examples, bc5cdr_examples, synthetic_examples, PairExample,
+    SourceCounts,
 };
 use crate::re_eval::{cid_eval, tune_cid_threshold, TchExtractor};
 
@@ -156,6 +157,8 @@ pub struct NerRun {
     pub init_model: Option<PathBuf>,
     /// Keep a seeded sample of this many ADE relation rows.
     pub max_ade_rows: Option<usize>,
+    /// ADE-NEG sentences (training PMIDs, seeded sample) whose dictionary pairs are "not adverse_effect" rows.
+    pub ade_negatives: Option<usize>,
     /// BC5CDR training abstracts held out of the relation rows to choose the relation threshold.
     pub threshold_docs: usize,
     /// Precision of the shipped graph.
@@ -633,7 +636,7 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
             ade_rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
             ade_rows.truncate(n);
         }
-        let parts: [(&str, (Vec<PairExample>, SourceCounts)); 3] = [
+        let mut parts: Vec<(&str, (Vec<PairExample>, SourceCounts))> = vec![
             (
                 "bc5cdr",
                 bc5cdr_examples(&tok, &framing, head, &re_train_pub)?,
@@ -644,6 +647,26 @@ pub fn run(r: &NerRun) -> Result<Option<i32>> {
                 synthetic_examples(&tok, &framing, head, &synth_docs)?,
             ),
         ];
+        if let (Some(n), Some(corpus)) = (r.ade_negatives, &ade_corpus) {
+            let train_pmids: BTreeSet<String> = corpus
+                .pmids()
+                .into_iter()
+                .filter(|p| !ade_skip.contains(p))
+                .collect();
+            let dictionary = MentionDictionary::from_corpus(corpus, Some(&train_pmids));
+            let mut negs: Vec<&str> = corpus
+                .neg_sentences
+                .iter()
+                .filter(|s| train_pmids.contains(&s.pmid))
+                .map(|s| s.sentence.as_str())
+                .collect();
+            negs.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0xade));
+            negs.truncate(n);
+            parts.push((
+                "ade_negative",
+                ade_negative_examples(&tok, &framing, head, &negs, &dictionary)?,
+            ));
+        }
         for (name, (ex, counts)) in parts {
             eprintln!(
                 "relation rows from {name}: {} candidates ({} annotated relations; {} pairs too long for a window; \
@@ -1069,6 +1092,10 @@ pub struct NerArgs {
     /// Keep a seeded sample of this many ADE Corpus V2 relation rows (almost all positive); all when absent.
     #[arg(long)]
     pub max_ade_rows: Option<usize>,
+    /// Add a seeded sample of this many ADE-NEG sentences of the training PMIDs: their (dictionary drug, dictionary
+    /// effect) pairs as "not adverse_effect" rows (with `--relations`); none when absent.
+    #[arg(long)]
+    pub ade_negatives: Option<usize>,
     /// BC5CDR training abstracts held out of the relation rows to choose the relation threshold (with `--relations`).
     #[arg(long, default_value_t = 50)]
     pub threshold_docs: usize,
@@ -1119,6 +1146,7 @@ impl NerArgs {
             relations: self.relations,
             init_model: self.init_model,
             max_ade_rows: self.max_ade_rows,
+            ade_negatives: self.ade_negatives,
             threshold_docs: self.threshold_docs,
             precision: if self.precision == "f32" {
                 WeightPrecision::F32

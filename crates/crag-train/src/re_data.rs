@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use crag_core::data::ade::AdeSentence;
+use crag_core::data::ade::{AdeSentence, MentionDictionary};
 use crag_core::data::pubtator::PubtatorDoc;
 use crag_core::ner::model::RelationHead;
 use crag_core::ner::relate::{self, PairRow};
@@ -259,6 +259,48 @@ pub fn ade_examples(
     Ok((out, counts))
 }
 
+/// ADE-NEG rows: every (dictionary drug, dictionary effect) pair of sentences the corpus marks as free of adverse
+/// drug effects, labelled "not `adverse_effect`" (a drug and a disease named together may still be a treatment, so
+/// the other labels stay allowed). The dictionary should hold training annotations only
+/// ([`MentionDictionary::from_corpus`] with the training PMIDs).
+pub fn ade_negative_examples(
+    tok: &TextTokenizer,
+    framing: &Framing,
+    head: &RelationHead,
+    sentences: &[&str],
+    dictionary: &MentionDictionary,
+) -> Result<(Vec<PairExample>, SourceCounts)> {
+    let mut counts = SourceCounts::default();
+    let mut out = Vec::new();
+    for &text in sentences {
+        let (drugs, effects) = dictionary.find(text);
+        let mention = |(start, end): (usize, usize), entity_type| Mention {
+            start,
+            end,
+            text: crag_core::ner::schema::char_slice(text, start, end)
+                .unwrap_or_default()
+                .to_string(),
+            entity_type,
+            score: 1.0,
+        };
+        let mentions: Vec<Mention> = drugs
+            .iter()
+            .map(|&d| mention(d, EntityType::Drug))
+            .chain(effects.iter().map(|&e| mention(e, EntityType::Disease)))
+            .collect();
+        out.extend(examples_for(
+            tok,
+            framing,
+            head,
+            text,
+            &mentions,
+            |_, _| Gold::Not(RelationType::AdverseEffect),
+            &mut counts,
+        )?);
+    }
+    Ok((out, counts))
+}
+
 /// Synthetic-note rows: every candidate is labelled (its relation, or `none`).
 pub fn synthetic_examples(
     tok: &TextTokenizer,
@@ -376,5 +418,22 @@ mod tests {
         assert!(none
             .iter()
             .all(|e| e.allowed == vec![true, false, false, false, false, false]));
+    }
+
+    #[test]
+    fn ade_negative_sentences_give_not_adverse_effect_rows() {
+        let (tok, framing, head) = setup();
+        let dictionary = MentionDictionary::from_terms(["aspirin", "warfarin"], ["headache"]);
+        let sentences = [
+            "Aspirin was given for headache.",
+            "Warfarin and aspirin were stopped.",
+            "Nothing here.",
+        ];
+        let (rows, counts) =
+            ade_negative_examples(&tok, &framing, &head, &sentences, &dictionary).unwrap();
+        // One drug-effect pair in the first sentence; two drugs and no effect in the second; nothing in the third.
+        assert_eq!((rows.len(), counts.examples, counts.positive), (1, 1, 0));
+        assert_eq!(rows[0].allowed, vec![true, true, false, false, true, false]);
+        assert!(!rows[0].is_positive());
     }
 }
