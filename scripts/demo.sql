@@ -104,8 +104,8 @@ SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(
 -- Medical NER/RE (crag_extract_entities, crag_extract_relations): one extractor, entities then relations.
 -- Known weaknesses, shown on purpose (EVALUATION.md): treats/causes/indicates/prevents were learned from synthetic
 -- notes only (metformin -> type 2 diabetes is not reported as treats; HbA1c -> diabetes "indicates" barely passes),
--- and non-English words are tagged poorly ("Fièvre" as Disease). Since the extractor saw ADE-NEG sentences as
--- negatives, the indication in note 1 (lithium -> bipolar disorder) is no longer reported as an adverse effect. Labels are the most probable BIO sequence (config "decoding"), and
+-- and non-English words are tagged poorly ("Fièvre" as Disease). The indication in note 1 (lithium -> bipolar
+-- disorder), an adverse effect for the extractor shipped before 2026-11-29 08:00, is no longer reported. Labels are the most probable BIO sequence (config "decoding"), and
 -- mentions go through the model's document-level refinement (config "refine": mentions scoring below min_score 0.9
 -- and forms BC5CDR's annotators seldom mark on their own are left out, then abbreviation definitions, adjacent
 -- fragments and a lexicon of BC5CDR training forms; tuned on BC5CDR dev). "pneumonia" in note 3 scores 0.75 and is
