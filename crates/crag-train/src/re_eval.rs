@@ -500,7 +500,15 @@ pub fn ade_eval<E: Extractor>(
         let named = |set: &HashSet<SpanPair>| -> Vec<[(usize, usize, String); 2]> {
             let mut v: Vec<SpanPair> = set.iter().copied().collect();
             v.sort_unstable();
-            let at = |(a, b): (usize, usize)| (a, b, text.chars().skip(a).take(b - a).collect());
+            let at = |(a, b): (usize, usize)| {
+                (
+                    a,
+                    b,
+                    crag_core::ner::schema::char_slice(text, a, b)
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            };
             v.into_iter().map(|(d, e)| [at(d), at(e)]).collect()
         };
         pairs.push(AdePairs {

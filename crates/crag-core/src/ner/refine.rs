@@ -475,7 +475,7 @@ fn tidy_edges(chars: &[char], mut ms: Vec<Mention>) -> Vec<Mention> {
     for m in &mut out {
         while m.end > m.start + 1 {
             let (first, last) = (at(m.start), at(m.end - 1));
-            let unbalanced = || !balanced(&chars[m.start..m.end.min(chars.len())]);
+            let unbalanced = || !balanced(&chars[m.start..m.end]);
             if NOT_LAST.contains(&last) || last.is_whitespace() {
                 m.end -= 1;
             } else if NOT_FIRST.contains(&first) || first.is_whitespace() {
@@ -892,11 +892,8 @@ mod tests {
         assert!((ms[0].score - 19.9 / 23.0).abs() < 1e-12);
         for x in &ms {
             assert_eq!(
-                x.text,
-                t.chars()
-                    .skip(x.start)
-                    .take(x.end - x.start)
-                    .collect::<String>()
+                Some(x.text.as_str()),
+                crate::ner::schema::char_slice(t, x.start, x.end)
             );
         }
         assert_eq!(refine(t, given, &Refine::default()).unwrap().len(), 5);
@@ -1220,11 +1217,8 @@ mod tests {
             for x in refiner.apply(&t, given) {
                 assert!(x.start < x.end && x.end <= n, "{t:?}: {x:?}");
                 assert_eq!(
-                    x.text,
-                    t.chars()
-                        .skip(x.start)
-                        .take(x.end - x.start)
-                        .collect::<String>(),
+                    Some(x.text.as_str()),
+                    crate::ner::schema::char_slice(&t, x.start, x.end),
                     "{t:?}"
                 );
             }
