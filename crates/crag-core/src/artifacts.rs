@@ -164,8 +164,8 @@ impl ModelArtifacts {
                 .map_err(|e| CragError::io(format!("writing {}/{name}", dir.display()), e))
         };
         let meta =
-            serde_json::to_vec_pretty(&self.meta).map_err(|e| CragError::Runtime(e.to_string()))?;
-        write("model.json", &meta)?;
+            serde_json::to_value(&self.meta).map_err(|e| CragError::Runtime(e.to_string()))?;
+        write("model.json", readable_json(&meta).as_bytes())?;
         write("model.onnx", &self.onnx)?;
         if let Some(t) = &self.tokenizer {
             write("tokenizer.json", t)?;
@@ -405,9 +405,72 @@ pub fn seeded_extractor(
     Ok((art, weights, cfg))
 }
 
+/// `v` as indented JSON with every array that holds no object on one line: a model's large numeric tables (a
+/// boundary model's counts and trees) stay a few lines each, the rest reads as `to_string_pretty` does.
+pub fn readable_json(v: &serde_json::Value) -> String {
+    fn flat(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(_) => false,
+            serde_json::Value::Array(a) => a.iter().all(flat),
+            _ => true,
+        }
+    }
+    fn write(v: &serde_json::Value, indent: usize, out: &mut String) {
+        let pad = |n: usize| "  ".repeat(n);
+        match v {
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                out.push_str("{\n");
+                for (k, (key, val)) in m.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    out.push_str(": ");
+                    write(val, indent + 1, out);
+                    out.push_str(if k + 1 < m.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push('}');
+            }
+            serde_json::Value::Array(a) if !a.is_empty() && !flat(v) => {
+                out.push_str("[\n");
+                for (k, val) in a.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    write(val, indent + 1, out);
+                    out.push_str(if k + 1 < a.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, 0, &mut out);
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readable_json_keeps_objects_indented_and_numeric_arrays_on_one_line() {
+        let v = serde_json::json!({
+            "name": "ner",
+            "trees": [[[6, 0.5, 1, 2], -1.0, 2.5]],
+            "rows": [{"a": 1}, {"b": [1, 2]}],
+            "empty": {}, "none": [], "quote": "a \"b\" [c]"
+        });
+        let text = readable_json(&v);
+        assert!(
+            text.contains("\"trees\": [[[6,0.5,1,2],-1.0,2.5]]"),
+            "{text}"
+        );
+        assert!(text.contains("\"b\": [1,2]"), "{text}");
+        assert!(text.contains("\"rows\": [\n"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(back, v);
+    }
     use crate::dti::DtiHead;
 
     fn terms(k: usize) -> Vec<AdrTerm> {

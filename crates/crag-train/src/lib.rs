@@ -3,6 +3,7 @@
 //! Architectures come from `crag-core` (one description each); this crate only adds what training needs.
 
 pub mod bert_model;
+pub mod boundary_fit;
 pub mod curves;
 pub mod dti_model;
 pub mod dti_quantize;

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use crag_core::data::ade::AdeSentence;
 use crag_core::data::pubtator::PubtatorDoc;
+use crag_core::ner::boundary::BoundaryModel;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
 use crag_core::ner::refine::{build_exclusions, build_lexicon, LexiconRules, Refine, Refiner};
@@ -886,6 +887,27 @@ pub struct ExtractEvalArgs {
     /// Lexicon forms: annotated in at least this share of their occurrences (default: tuned with `--tune`, else 0.8).
     #[arg(long)]
     pub lexicon_min_precision: Option<f64>,
+    /// Add a boundary model fitted on the BC5CDR training annotations as the last refinement step (moves a
+    /// mention's first or last token where the corpus's conventions prefer another span).
+    #[arg(long)]
+    pub boundaries: bool,
+    /// Boundary model: the probability margin a variant must win by (default: tuned with `--tune`, else 0.5).
+    #[arg(long)]
+    pub boundary_margin: Option<f64>,
+    /// Boundary model: trees.
+    #[arg(long, default_value_t = 300)]
+    pub boundary_trees: usize,
+    /// Boundary model: never move a mention that is a SIDER 4.1 side-effect term (MedDRA) or drug name of two or
+    /// more tokens ("deep vein thrombosis" stays whole although BC5CDR only annotates "thrombosis").
+    #[arg(long)]
+    pub boundary_keep_sider: bool,
+    /// SIDER 4.1 folder (side-effect-terms.tsv, drug_names.tsv), for `--boundary-keep-sider`.
+    #[arg(
+        long,
+        env = "CRAG_SIDER_DIR",
+        default_value = "../shared/data/sider_4_1"
+    )]
+    pub sider: std::path::PathBuf,
 }
 
 /// BC5CDR dev documents and the decoder's mentions of them, before any refinement.
@@ -1169,6 +1191,85 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             }),
         }));
     }
+    let mut boundaries_report = None;
+    if a.boundaries {
+        let fit_started = std::time::Instant::now();
+        let settings = crate::boundary_fit::BoostSettings {
+            trees: a.boundary_trees,
+            ..Default::default()
+        };
+        let (mut model, fitted) = crate::boundary_fit::fit(&train_docs, &settings, 0.5, a.seed)?;
+        if a.boundary_keep_sider {
+            let mut terms = Vec::new();
+            for file in ["side-effect-terms.tsv", "drug_names.tsv"] {
+                let path = a.sider.join(file);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| CragError::io(format!("reading {}", path.display()), e))?;
+                // Two tab-separated columns (id, name); side-effect-terms.tsv has a header.
+                terms.extend(
+                    text.lines()
+                        .filter_map(|l| l.split('\t').nth(1))
+                        .map(str::to_string),
+                );
+            }
+            model.keep = crag_core::ner::boundary::keep_forms(terms.iter().map(String::as_str));
+            eprintln!(
+                "boundaries: {} SIDER terms of two or more tokens kept whole",
+                model.keep.len()
+            );
+        }
+        eprintln!(
+            "boundaries: {} trees on {} rows ({} annotated spans) of the BC5CDR training abstracts, {:.0} s",
+            fitted.trees,
+            fitted.rows,
+            fitted.positives,
+            fit_started.elapsed().as_secs_f64()
+        );
+        let with_margin = |margin: f64| Refine {
+            boundaries: Some(BoundaryModel {
+                margin,
+                ..model.clone()
+            }),
+            ..cfg.refine.clone()
+        };
+        let margin = tuner.choose(
+            "boundary_margin",
+            "margin",
+            a.boundary_margin,
+            0.5,
+            grid(4, 18),
+            with_margin,
+        )?;
+        let before = refined_documents(&dev_docs, &decoded, &cfg.refine, 0..dev_docs.len())?;
+        cfg.refine = with_margin(margin);
+        let after = refined_documents(&dev_docs, &decoded, &cfg.refine, 0..dev_docs.len())?;
+        let moved: usize = before
+            .iter()
+            .zip(&after)
+            .map(|(b, a)| {
+                let old: HashSet<(usize, usize)> =
+                    b.entities.iter().map(|e| (e.start, e.end)).collect();
+                a.entities
+                    .iter()
+                    .filter(|e| !old.contains(&(e.start, e.end)))
+                    .count()
+            })
+            .sum();
+        eprintln!("boundaries: margin {margin:.2}; {moved} dev mentions moved");
+        boundaries_report = Some(json!({
+            "source": BC5CDR_TRAIN,
+            "rows": fitted.rows,
+            "annotated_rows": fitted.positives,
+            "trees": fitted.trees,
+            "learning_rate": settings.learning_rate,
+            "max_depth": settings.max_depth,
+            "min_leaf_weight": settings.min_leaf_weight,
+            "seed": a.seed,
+            "margin": margin,
+            "dev_mentions_moved": moved,
+            "kept_terms": if a.boundary_keep_sider { json!({"source": "SIDER 4.1 side-effect-terms.tsv + drug_names.tsv", "forms": model.keep.len()}) } else { serde_json::Value::Null },
+        }));
+    }
     ex.cfg = cfg.clone();
     let mut tuning = tuner.report;
     if a.tune {
@@ -1285,6 +1386,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             "tuning": if tuning.is_empty() { serde_json::Value::Null } else { serde_json::Value::Object(tuning) },
             "exclusions": exclusions_report,
             "lexicon": lexicon_report,
+            "boundaries": boundaries_report,
         },
         "bc5cdr_cid": {
             "split": BC5CDR_DEV,

@@ -8,6 +8,7 @@
 //! Entity types: Disease, Symptom, Drug, Procedure, Lab_Test. Relation types: treats, causes, indicates,
 //! prevents, adverse_effect. Offsets are character offsets (Unicode scalar values), as in Python.
 
+pub mod boundary;
 pub mod eval;
 pub mod model;
 pub mod refine;

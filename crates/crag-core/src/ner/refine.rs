@@ -25,6 +25,9 @@
 //! * **Lexicon** ([`Refine::lexicon`], built by [`build_lexicon`] from a training corpus): whole-word,
 //!   ASCII-case-insensitive occurrences of forms the training annotations nearly always mark are added where no
 //!   mention overlaps them; their score is the form's training precision.
+//! * **Boundaries** ([`Refine::boundaries`], [`crate::ner::boundary`]): a tree ensemble trained on a corpus's
+//!   annotations moves a Drug or Disease mention's first or last token by one or two ("hepatic adenoma" →
+//!   "adenoma") when the corpus's conventions clearly prefer the other span.
 //!
 //! They run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config;
 //! [`Refiner`] applies one setting to many texts.
@@ -34,6 +37,7 @@ use std::collections::{HashMap, HashSet};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
+use crate::ner::boundary::{Boundaries, BoundaryModel};
 use crate::ner::schema::{CharIndex, Document, EntityType};
 use crate::ner::tagging::Mention;
 use crate::{CragError, Result};
@@ -59,6 +63,9 @@ pub struct Refine {
     /// Forms to add where the tagger found nothing (empty: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lexicon: Vec<LexiconEntry>,
+    /// Learned boundary correction, the last step (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundaries: Option<BoundaryModel>,
 }
 
 /// A form whose mentions refinement drops: compared with a mention's whole text, lower-cased.
@@ -92,6 +99,7 @@ impl Refine {
         min_score: 0.0,
         exclusions: Vec::new(),
         lexicon: Vec::new(),
+        boundaries: None,
     };
 
     /// Whether any refinement is on.
@@ -102,6 +110,7 @@ impl Refine {
             || self.min_score > 0.0
             || !self.exclusions.is_empty()
             || !self.lexicon.is_empty()
+            || self.boundaries.is_some()
     }
 }
 
@@ -302,6 +311,7 @@ pub struct Refiner {
     opts: Refine,
     exclusions: HashSet<String>,
     lexicon: Option<AhoCorasick>,
+    boundaries: Option<Boundaries>,
 }
 
 impl Refiner {
@@ -316,6 +326,7 @@ impl Refiner {
             opts: opts.clone(),
             exclusions: opts.exclusions.iter().map(|x| x.form.clone()).collect(),
             lexicon,
+            boundaries: opts.boundaries.as_ref().map(Boundaries::new).transpose()?,
         })
     }
 
@@ -408,6 +419,9 @@ impl Refiner {
                 });
             }
             ms.sort_by_key(|m| (m.start, m.end));
+        }
+        if let Some(b) = &self.boundaries {
+            ms = b.apply(text, ms);
         }
         ms
     }
@@ -663,6 +677,62 @@ mod tests {
             entity_type: t,
             score: 0.9,
         }
+    }
+
+    #[test]
+    fn boundaries_run_last_and_round_trip_through_the_config() {
+        use crate::ner::boundary::{CorpusCounts, Node, Tree};
+        use crate::ner::schema::Entity;
+        let train = Document {
+            id: String::new(),
+            text: "An adenoma.".into(),
+            entities: vec![Entity {
+                id: String::new(),
+                text: "adenoma".into(),
+                entity_type: EntityType::Disease,
+                start: 3,
+                end: 10,
+            }],
+            relations: vec![],
+        };
+        // Log-odds +4 for spans whose first word begins a training annotation, -4 otherwise.
+        let model = BoundaryModel {
+            base_score: 0.0,
+            margin: 0.5,
+            counts: CorpusCounts::sum(&CorpusCounts::per_document(&[train])),
+            trees: vec![Tree(vec![
+                Node::Split(6, 1e-9, 1, 2),
+                Node::Leaf(-4.0),
+                Node::Leaf(4.0),
+            ])],
+            keep: vec![],
+        };
+        let opts = Refine {
+            boundaries: Some(model),
+            ..Refine::ALL
+        };
+        assert!(opts.any());
+        let json = serde_json::to_value(&opts).expect("json");
+        let back: Refine = serde_json::from_value(json.clone()).expect("read back");
+        assert_eq!(back, opts);
+        let text = "Hepatic adenoma (HA) in a woman; HA again.";
+        let out = refine(text, vec![m(text, 0, 15, EntityType::Disease)], &back).expect("refine");
+        // The abbreviation step propagates first (from the tagger's long form), then the boundary moves the mention.
+        let got: Vec<&str> = out.iter().map(|x| x.text.as_str()).collect();
+        assert_eq!(got, vec!["adenoma", "HA", "HA"]);
+        // Configs without the key keep working; a broken tree is an error when the refiner is built.
+        let mut old = json.clone();
+        old.as_object_mut().expect("object").remove("boundaries");
+        assert_eq!(
+            serde_json::from_value::<Refine>(old)
+                .expect("old")
+                .boundaries,
+            None
+        );
+        let mut broken = json;
+        broken["boundaries"]["trees"][0][0] = serde_json::json!([6, 0.5, 0, 0]);
+        let bad: Refine = serde_json::from_value(broken).expect("parses");
+        assert!(Refiner::new(&bad).is_err());
     }
 
     fn spans(text: &str, ab: &[Abbreviation]) -> Vec<(String, String)> {
