@@ -11,11 +11,29 @@ SELECT start_pos, end_pos, mention, entity_type
 -- config's "refine", EVALUATION.md): uncertain mentions and forms the training annotations seldom mark on their own
 -- ("exclusions") are dropped, a short form defined as "long form (SF)" takes the long form's type and score wherever
 -- it is used (when no mention touches the long form, "intensive care unit (ICU)", the short form is no mention
--- either), fragments merge, and a lexicon of training forms fills gaps.
-SELECT config->>'decoding' AS decoding, (config->'refine') - 'lexicon' - 'exclusions' AS refine,
+-- either), fragments merge, a lexicon of training forms fills gaps, and last a boundary model moves a mention's edge
+-- where BC5CDR's conventions clearly prefer another span (never inside a word, never for a SIDER term).
+SELECT config->>'decoding' AS decoding, (config->'refine') - 'lexicon' - 'exclusions' - 'boundaries' AS refine,
        jsonb_array_length(config->'refine'->'exclusions') AS exclusion_forms,
-       jsonb_array_length(config->'refine'->'lexicon') AS lexicon_forms
+       jsonb_array_length(config->'refine'->'lexicon') AS lexicon_forms,
+       jsonb_array_length(config->'refine'->'boundaries'->'trees') AS boundary_trees,
+       config->'refine'->'boundaries'->'margin' AS boundary_margin,
+       jsonb_array_length(config->'refine'->'boundaries'->'keep') AS kept_terms
   FROM crag.models WHERE name = 'ner' AND active;
+-- The boundary step, against the same graph and config without it (registered as a version of another name): the
+-- mentions that differ.
+SELECT crag.register_model('ner_no_boundaries', kind, onnx, config #- '{refine,boundaries}', metrics, tokenizer, true)
+       > 0 AS registered
+  FROM crag.models WHERE name = 'ner' AND active;
+WITH t(txt) AS (VALUES ('Patients with advanced Parkinson''s disease received levodopa. Seizure activity was '
+                        'recorded after oral contraceptive steroids and glycopyrronium 5 micrograms/kg. Deep vein '
+                        'thrombosis developed after TMP-SMX.')),
+     a AS (SELECT e.* FROM t, crag_extract_entities(txt) e),
+     b AS (SELECT e.* FROM t, crag_extract_entities(txt, 'ner_no_boundaries') e)
+SELECT coalesce(a.mention, '-') AS with_boundaries, coalesce(b.mention, '-') AS without, coalesce(a.entity_type, b.entity_type) AS entity_type
+  FROM a FULL JOIN b USING (start_pos, end_pos)
+ WHERE a.mention IS NULL OR b.mention IS NULL
+ ORDER BY coalesce(a.start_pos, b.start_pos);
 SELECT start_pos, end_pos, mention, entity_type, round(score::numeric, 2) AS score
   FROM crag_extract_entities('Neuroleptic malignant syndrome (NMS) developed on haloperidol. NMS resolved after '
                              'dantrolene in the intensive care unit (ICU); ICU staff gave captopril.')
