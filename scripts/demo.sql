@@ -108,7 +108,8 @@ SELECT 'mismatched controls', count(*), round(avg(p_causal)::numeric, 4), round(
 -- disorder), an adverse effect for the extractor shipped before 2026-11-29 08:00, is no longer reported. Labels are the most probable BIO sequence (config "decoding"), and
 -- mentions go through the model's document-level refinement (config "refine": mentions scoring below min_score 0.9
 -- and forms BC5CDR's annotators seldom mark on their own are left out, then abbreviation definitions, adjacent
--- fragments and a lexicon of BC5CDR training forms; tuned on BC5CDR dev). "pneumonia" in note 3 scores 0.75 and is
+-- fragments, a lexicon of BC5CDR training forms and a boundary model that moves a mention's edge to BC5CDR's
+-- conventions; tuned on BC5CDR dev; these four notes come out the same with or without the boundary step). "pneumonia" in note 3 scores 0.75 and is
 -- not in the lexicon, so it and its relation are not shown: a precision/recall trade-off.
 \echo '== crag_extract_entities / crag_extract_relations on a few sentences =='
 CREATE TEMP TABLE demo_notes(id int, note text);
