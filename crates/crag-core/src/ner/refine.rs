@@ -1244,6 +1244,40 @@ mod tests {
 
     /// Seeded random punctuation-heavy texts and mentions: refinement never panics, and every mention it returns is
     /// a non-empty char range of the text whose `text` is exactly that range.
+    /// A boundary model that moves mentions onto spans starting with "cs5" or "ab" (annotated in its counts), keeping
+    /// "t cs5" whole.
+    fn fuzz_boundaries() -> BoundaryModel {
+        use crate::ner::boundary::{keep_forms, CorpusCounts, Node, Tree};
+        use crate::ner::schema::Entity;
+        let ent = |text: &str, start: usize, t| Entity {
+            id: String::new(),
+            text: text.into(),
+            entity_type: t,
+            start,
+            end: start + text.len(),
+        };
+        let doc = Document {
+            id: String::new(),
+            text: "T Cs5 and ab (ab)".into(),
+            entities: vec![
+                ent("Cs5", 2, EntityType::Drug),
+                ent("ab", 10, EntityType::Disease),
+            ],
+            relations: vec![],
+        };
+        BoundaryModel {
+            base_score: 0.0,
+            margin: 0.1,
+            counts: CorpusCounts::sum(&CorpusCounts::per_document(&[doc])),
+            trees: vec![Tree(vec![
+                Node::Split(6, 1e-9, 1, 2),
+                Node::Leaf(-4.0),
+                Node::Leaf(4.0),
+            ])],
+            keep: keep_forms(["T Cs5"]),
+        }
+    }
+
     #[test]
     fn random_texts_keep_offsets_exact() {
         use rand::{Rng, SeedableRng};
@@ -1260,9 +1294,16 @@ mod tests {
                 entity_type: EntityType::Drug,
                 precision: 0.9,
             }],
+            boundaries: Some(fuzz_boundaries()),
             ..Refine::ALL
         };
         let refiner = Refiner::new(&opts).unwrap();
+        let without_boundaries = Refiner::new(&Refine {
+            boundaries: None,
+            ..opts.clone()
+        })
+        .unwrap();
+        let mut moved = 0;
         for _ in 0..3000 {
             let n = rng.random_range(0..40);
             let t: String = (0..n)
@@ -1284,7 +1325,11 @@ mod tests {
                 x.score = rng.random_range(0.0..1.0);
                 given.push(x);
             }
-            for x in refiner.apply(&t, given) {
+            let out = refiner.apply(&t, given.clone());
+            if out != without_boundaries.apply(&t, given) {
+                moved += 1;
+            }
+            for x in out {
                 assert!(x.start < x.end && x.end <= n, "{t:?}: {x:?}");
                 assert_eq!(
                     Some(x.text.as_str()),
@@ -1293,5 +1338,7 @@ mod tests {
                 );
             }
         }
+        // The boundary step did run on some of them.
+        assert!(moved > 10, "boundaries changed {moved} texts");
     }
 }
