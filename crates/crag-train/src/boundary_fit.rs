@@ -104,12 +104,14 @@ pub fn fit(
         keep: vec![],
     };
     model.validate()?;
-    // The converted ensemble must score as forust does.
+    // The converted ensemble must score as forust does (on the first rows).
     let check = rows.min(2000);
-    let theirs = booster.predict(&Matrix::new(&data, rows, FEATURES), false);
-    for (r, want) in theirs.iter().take(check).enumerate() {
-        let p = model.probability(&x[r]);
-        let z = (p / (1.0 - p)).ln();
+    let head: Vec<f64> = (0..FEATURES)
+        .flat_map(|c| data[c * rows..c * rows + check].iter().copied())
+        .collect();
+    let theirs = booster.predict(&Matrix::new(&head, check, FEATURES), false);
+    for (r, want) in theirs.iter().enumerate() {
+        let z = model.log_odds(&x[r]);
         if (z - want).abs() > 1e-6 * want.abs().max(1.0) {
             return Err(CragError::Runtime(format!(
                 "boundary model: converted trees give log-odds {z} for row {r}, forust {want}"

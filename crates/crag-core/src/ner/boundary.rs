@@ -611,16 +611,21 @@ impl BoundaryModel {
         self.trees.iter().try_for_each(Tree::validate)
     }
 
+    /// Log-odds of the annotated span for `x`: `base_score` plus the trees.
+    pub fn log_odds(&self, x: &Features) -> f64 {
+        self.base_score + self.trees.iter().map(|t| t.predict(x)).sum::<f64>()
+    }
+
     /// P(annotated span) of `x`.
     pub fn probability(&self, x: &Features) -> f64 {
-        let z = self.base_score + self.trees.iter().map(|t| t.predict(x)).sum::<f64>();
-        1.0 / (1.0 + (-z).exp())
+        1.0 / (1.0 + (-self.log_odds(x)).exp())
     }
 }
 
 /// A [`BoundaryModel`] ready to apply: its counts indexed.
 #[derive(Debug, Clone)]
 pub struct Boundaries {
+    /// The model without its counts (they live in `index`).
     model: BoundaryModel,
     index: CountsIndex,
     keep: HashSet<String>,
@@ -633,7 +638,13 @@ impl Boundaries {
         Ok(Boundaries {
             index: CountsIndex::new(&model.counts),
             keep: model.keep.iter().cloned().collect(),
-            model: model.clone(),
+            model: BoundaryModel {
+                base_score: model.base_score,
+                margin: model.margin,
+                counts: CorpusCounts::default(),
+                trees: model.trees.clone(),
+                keep: Vec::new(),
+            },
         })
     }
 
@@ -936,7 +947,7 @@ mod tests {
         assert_eq!(free.apply(text, vec![dvt.clone()])[0].text, "thrombosis");
         let kept = Boundaries::new(&BoundaryModel {
             keep: keep_forms(["Deep vein thrombosis"]),
-            ..stump(counts, 0.5)
+            ..stump(counts.clone(), 0.5)
         })
         .expect("valid");
         assert_eq!(kept.apply(text, vec![dvt.clone()]), vec![dvt]);
@@ -955,7 +966,7 @@ mod tests {
                 Node::Leaf(-4.0),
                 Node::Leaf(4.0),
             ])],
-            ..stump(free.model.counts.clone(), 0.5)
+            ..stump(counts, 0.5)
         };
         let cut = Boundaries::new(&by_end).expect("valid");
         let spaced = "Deep vein thrombosis after TMP SMX.";

@@ -322,8 +322,18 @@ impl Refiner {
         } else {
             Some(automaton(opts.lexicon.iter().map(|e| e.form.as_str()))?)
         };
+        // The boundary model lives compiled in `boundaries` only: its counts are the largest part of a config.
+        let without_boundaries = Refine {
+            abbreviations: opts.abbreviations,
+            merge_adjacent: opts.merge_adjacent,
+            tidy_edges: opts.tidy_edges,
+            min_score: opts.min_score,
+            exclusions: opts.exclusions.clone(),
+            lexicon: opts.lexicon.clone(),
+            boundaries: None,
+        };
         Ok(Refiner {
-            opts: opts.clone(),
+            opts: without_boundaries,
             exclusions: opts.exclusions.iter().map(|x| x.form.clone()).collect(),
             lexicon,
             boundaries: opts.boundaries.as_ref().map(Boundaries::new).transpose()?,
@@ -334,7 +344,7 @@ impl Refiner {
     pub fn apply(&self, text: &str, mentions: Vec<Mention>) -> Vec<Mention> {
         let opts = &self.opts;
         let mut ms = mentions;
-        if !opts.any() {
+        if !opts.any() && self.boundaries.is_none() {
             return ms;
         }
         ms.retain(|m| m.score >= opts.min_score);
