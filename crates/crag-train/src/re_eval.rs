@@ -18,7 +18,9 @@ use crag_core::data::pubtator::PubtatorDoc;
 use crag_core::ner::boundary::BoundaryModel;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
-use crag_core::ner::refine::{build_exclusions, build_lexicon, LexiconRules, Refine, Refiner};
+use crag_core::ner::refine::{
+    build_exclusions, build_lexicon_with_terms, LexiconRules, Refine, Refiner, Terminology,
+};
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
 use crag_core::ner::tagging::{self, Decoding, Mention};
@@ -887,6 +889,15 @@ pub struct ExtractEvalArgs {
     /// Lexicon forms: annotated in at least this share of their occurrences (default: tuned with `--tune`, else 0.8).
     #[arg(long)]
     pub lexicon_min_precision: Option<f64>,
+    /// Lexicon forms: a SIDER 4.1 drug name or side-effect term (MedDRA) needs one annotation and one occurrence in
+    /// the training abstracts instead of the minimums above (its annotated share must still reach the precision).
+    #[arg(long)]
+    pub lexicon_sider: bool,
+    /// Lexicon with `--lexicon-sider`: SIDER names that no training abstract contains enter for these types
+    /// (`none`, `drug`: drug names, `all`: side-effect terms too), scored by their type's prior in the training
+    /// abstracts (default: tuned with `--tune`, else none).
+    #[arg(long, value_parser = ["none", "drug", "all"])]
+    pub lexicon_unseen: Option<String>,
     /// Add a boundary model fitted on the BC5CDR training annotations as the last refinement step (moves a
     /// mention's first or last token where the corpus's conventions prefer another span).
     #[arg(long)]
@@ -901,7 +912,7 @@ pub struct ExtractEvalArgs {
     /// more tokens ("deep vein thrombosis" stays whole although BC5CDR only annotates "thrombosis").
     #[arg(long)]
     pub boundary_keep_sider: bool,
-    /// SIDER 4.1 folder (side-effect-terms.tsv, drug_names.tsv), for `--boundary-keep-sider`.
+    /// SIDER 4.1 folder (side-effect-terms.tsv, drug_names.tsv), for `--lexicon-sider` and `--boundary-keep-sider`.
     #[arg(
         long,
         env = "CRAG_SIDER_DIR",
@@ -1144,17 +1155,30 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             "forms": cfg.refine.exclusions.len(),
         }));
     }
+    // SIDER names (drug names first: a name in both lists is a drug), read once for the lexicon and the boundaries.
+    let sider_names = if a.lexicon_sider || a.boundary_keep_sider {
+        Some(crag_core::data::sider::read_names(&a.sider)?)
+    } else {
+        None
+    };
     let mut lexicon_report = None;
     if a.lexicon {
-        let all_forms = build_lexicon(
-            &train_docs,
-            &LexiconRules {
-                min_annotated: a.lexicon_min_annotated,
-                min_occurrences: a.lexicon_min_occurrences,
-                min_precision: 0.0,
-                min_abbreviation_docs: a.lexicon_min_abbreviation_docs,
-            },
-        )?;
+        let mut terms = Terminology::default();
+        if let (true, Some((drugs, effects))) = (a.lexicon_sider, &sider_names) {
+            terms = Terminology::new(
+                drugs
+                    .iter()
+                    .map(|n| (n.as_str(), EntityType::Drug))
+                    .chain(effects.iter().map(|n| (n.as_str(), EntityType::Disease))),
+            );
+        }
+        let rules = LexiconRules {
+            min_annotated: a.lexicon_min_annotated,
+            min_occurrences: a.lexicon_min_occurrences,
+            min_precision: 0.0,
+            min_abbreviation_docs: a.lexicon_min_abbreviation_docs,
+        };
+        let all_forms = build_lexicon_with_terms(&train_docs, &rules, &terms)?;
         let with_min = |p: f64| Refine {
             lexicon: all_forms
                 .iter()
@@ -1172,6 +1196,57 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             with_min,
         )?;
         cfg.refine = with_min(min_precision);
+        let mut unseen_report = serde_json::Value::Null;
+        if a.lexicon_sider {
+            // Unseen SIDER names: none, drug names, or every name, each at the chosen precision.
+            const UNSEEN: [&str; 3] = ["none", "drug", "all"];
+            let types = [
+                vec![],
+                vec![EntityType::Drug],
+                vec![EntityType::Drug, EntityType::Disease],
+            ];
+            let mut lexicons = Vec::new();
+            for unseen in types {
+                let terms = Terminology {
+                    unseen,
+                    ..terms.clone()
+                };
+                let rules = LexiconRules {
+                    min_precision,
+                    ..rules
+                };
+                lexicons.push(build_lexicon_with_terms(&train_docs, &rules, &terms)?);
+            }
+            let with_unseen = |k: f64| Refine {
+                lexicon: lexicons[k as usize].clone(),
+                ..cfg.refine.clone()
+            };
+            let fixed = a
+                .lexicon_unseen
+                .as_deref()
+                .and_then(|u| UNSEEN.iter().position(|x| *x == u))
+                .map(|k| k as f64);
+            let k = tuner.choose(
+                "lexicon_unseen",
+                "unseen (0 none, 1 drug, 2 all)",
+                fixed,
+                0.0,
+                [0.0, 1.0, 2.0],
+                with_unseen,
+            )?;
+            cfg.refine = with_unseen(k);
+            let added = cfg.refine.lexicon.len() - lexicons[0].len();
+            eprintln!(
+                "lexicon: SIDER names vouch for forms; unseen names: {} ({added} forms)",
+                UNSEEN[k as usize]
+            );
+            unseen_report = json!({
+                "source": "SIDER 4.1 drug_names.tsv + side-effect-terms.tsv",
+                "names": terms.names.len(),
+                "unseen": UNSEEN[k as usize],
+                "unseen_forms": added,
+            });
+        }
         eprintln!(
             "lexicon: {} forms of the BC5CDR training abstracts (annotated ≥ {}, occurring ≥ {}, precision ≥ {min_precision:.2})",
             cfg.refine.lexicon.len(),
@@ -1185,6 +1260,7 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             "min_abbreviation_docs": a.lexicon_min_abbreviation_docs,
             "min_precision": min_precision,
             "forms": cfg.refine.lexicon.len(),
+            "sider": unseen_report,
             "forms_by_type": cfg.refine.lexicon.iter().fold(BTreeMap::<String, usize>::new(), |mut m, e| {
                 *m.entry(e.entity_type.to_string()).or_default() += 1;
                 m
@@ -1199,20 +1275,10 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
             ..Default::default()
         };
         let (mut model, fitted) = crate::boundary_fit::fit(&train_docs, &settings, 0.5, a.seed)?;
-        if a.boundary_keep_sider {
-            let mut terms = Vec::new();
-            for file in ["side-effect-terms.tsv", "drug_names.tsv"] {
-                let path = a.sider.join(file);
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| CragError::io(format!("reading {}", path.display()), e))?;
-                // Two tab-separated columns (id, name); side-effect-terms.tsv has a header.
-                terms.extend(
-                    text.lines()
-                        .filter_map(|l| l.split('\t').nth(1))
-                        .map(str::to_string),
-                );
-            }
-            model.keep = crag_core::ner::boundary::keep_forms(terms.iter().map(String::as_str));
+        if let (true, Some((drugs, effects))) = (a.boundary_keep_sider, &sider_names) {
+            model.keep = crag_core::ner::boundary::keep_forms(
+                effects.iter().chain(drugs).map(String::as_str),
+            );
             eprintln!(
                 "boundaries: {} SIDER terms of two or more tokens kept whole",
                 model.keep.len()

@@ -20,6 +20,13 @@ SELECT config->>'decoding' AS decoding, (config->'refine') - 'lexicon' - 'exclus
        config->'refine'->'boundaries'->'margin' AS boundary_margin,
        jsonb_array_length(config->'refine'->'boundaries'->'keep') AS kept_terms
   FROM crag.models WHERE name = 'ner' AND active;
+-- Lexicon entries and where they come from: "lithium" is a form BC5CDR's training abstracts annotate often; "iron"
+-- occurs in one of them only, annotated — a SIDER drug name vouches for it; "fenoldopam" is in none of them, a SIDER
+-- drug name scored by the prior of unseen drug names; "pneumonia" is annotated in too few of its occurrences.
+SELECT e->>'form' AS form, e->>'entity_type' AS entity_type, round((e->>'precision')::numeric, 3) AS precision
+  FROM crag.models, jsonb_array_elements(config->'refine'->'lexicon') e
+ WHERE name = 'ner' AND active AND e->>'form' IN ('lithium', 'iron', 'fenoldopam', 'pneumonia')
+ ORDER BY 1;
 -- The boundary step, against the same graph and config without it (registered as a version of another name): the
 -- mentions that differ.
 SELECT crag.register_model('ner_no_boundaries', kind, onnx, config #- '{refine,boundaries}', metrics, tokenizer, true)

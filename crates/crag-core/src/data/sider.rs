@@ -76,6 +76,56 @@ pub fn terms_by_prevalence(effects: &[SideEffect]) -> Vec<(String, String, usize
         .collect()
 }
 
+/// The names of a SIDER name list — `drug_names.tsv` (STITCH id, drug name) or `side-effect-terms.tsv` (UMLS CUI,
+/// MedDRA term, under a header line) — in file order; `source` names the file in errors.
+pub fn parse_names(reader: impl Read, source: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.map_err(|e| CragError::io(format!("reading {source}"), e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let id_like = |c: &str| {
+            c.len() > 1
+                && c.starts_with('C')
+                && c.trim_start_matches("CID")
+                    .trim_start_matches('C')
+                    .chars()
+                    .all(|d| d.is_ascii_digit())
+        };
+        if cols.len() != 2 || cols[1].trim().is_empty() {
+            return Err(CragError::invalid(format!(
+                "{source} line {}: expected two tab-separated columns (id, name)",
+                i + 1
+            )));
+        }
+        if !id_like(cols[0]) {
+            if i == 0 {
+                continue; // header
+            }
+            return Err(CragError::invalid(format!(
+                "{source} line {}: {:?} is not a STITCH or UMLS id",
+                i + 1,
+                cols[0]
+            )));
+        }
+        out.push(cols[1].trim().to_string());
+    }
+    Ok(out)
+}
+
+/// Drug names (`drug_names.tsv`) and side-effect terms (`side-effect-terms.tsv`) of the SIDER folder `dir`.
+pub fn read_names(dir: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let read = |file: &str| {
+        let path = dir.join(file);
+        let f = std::fs::File::open(&path)
+            .map_err(|e| CragError::io(format!("opening {}", path.display()), e))?;
+        parse_names(f, file)
+    };
+    Ok((read("drug_names.tsv")?, read("side-effect-terms.tsv")?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +155,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn name_lists_skip_their_header_and_reject_other_lines() {
+        let terms = "umls_cui_from_meddra\tside_effect_name\nC0863129\tAGEP\n\nC0001849\tAIDS dementia complex\n";
+        assert_eq!(
+            parse_names(terms.as_bytes(), "side-effect-terms.tsv").unwrap(),
+            vec!["AGEP", "AIDS dementia complex"]
+        );
+        let drugs = "CID100000085\tcarnitine\nCID100000137\t5-aminolevulinic\n";
+        assert_eq!(
+            parse_names(drugs.as_bytes(), "drug_names.tsv").unwrap(),
+            vec!["carnitine", "5-aminolevulinic"]
+        );
+        for (bad, line) in [
+            ("CID1\tcarnitine\nname\taspirin\n", "line 2"),
+            ("CID1\n", "line 1"),
+            ("CID1\t \n", "line 1"),
+            ("CID1\ta\tb\n", "line 1"),
+        ] {
+            let err = parse_names(bad.as_bytes(), "drug_names.tsv")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("drug_names.tsv") && err.contains(line),
+                "{err}"
+            );
+        }
     }
 }

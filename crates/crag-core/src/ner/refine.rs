@@ -24,7 +24,9 @@
 //!   ("iron" "dextran") are one mention; the word-level decoder splits them when a continuation word is labelled `B`.
 //! * **Lexicon** ([`Refine::lexicon`], built by [`build_lexicon`] from a training corpus): whole-word,
 //!   ASCII-case-insensitive occurrences of forms the training annotations nearly always mark are added where no
-//!   mention overlaps them; their score is the form's training precision.
+//!   mention overlaps them; their score is the form's training precision. A [`Terminology`] (SIDER's drug names and
+//!   side-effect terms) vouches for forms the corpus has seen only once or twice, and may add names it never saw,
+//!   scored by their type's prior ([`build_lexicon_with_terms`]).
 //! * **Boundaries** ([`Refine::boundaries`], [`crate::ner::boundary`]): a tree ensemble trained on a corpus's
 //!   annotations moves a Drug or Disease mention's first or last token by one or two ("hepatic adenoma" →
 //!   "adenoma") when the corpus's conventions clearly prefer the other span.
@@ -539,15 +541,54 @@ pub struct LexiconRules {
     pub min_abbreviation_docs: usize,
 }
 
+/// Names of a standard terminology (e.g. SIDER's drug names and MedDRA side-effect terms) that vouch for lexicon
+/// forms: that a form is a drug or side-effect name is known, only whether the corpus marks it is left to learn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Terminology {
+    /// Lower-cased name → the type its mentions take when the training annotations never saw it.
+    pub names: HashMap<String, EntityType>,
+    /// Types whose names the training texts never contain enter the lexicon too (scored by the type's prior, see
+    /// [`build_lexicon_with_terms`]).
+    pub unseen: Vec<EntityType>,
+}
+
+impl Terminology {
+    /// A terminology of `names` (lower-cased; the first type given for a name wins), no unseen names entering.
+    pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, EntityType)>) -> Self {
+        let mut out = HashMap::new();
+        for (name, t) in names {
+            out.entry(name.to_lowercase()).or_insert(t);
+        }
+        Terminology {
+            names: out,
+            unseen: Vec::new(),
+        }
+    }
+}
+
 /// A lexicon from annotated documents: each lower-cased entity form of at least 3 chars that meets `rules`, typed by
 /// its most frequent annotation (ties: the earlier type of [`EntityType::ALL`]). Sorted by form.
 pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<LexiconEntry>> {
+    build_lexicon_with_terms(docs, rules, &Terminology::default())
+}
+
+/// [`build_lexicon`] with a terminology's word: a form that is one of `terms`' names needs only one annotation and
+/// one occurrence (its precision must still reach `rules.min_precision`), and names of `terms.unseen` types that
+/// occur nowhere in the texts enter with their type's prior as precision — the share of the texts' occurrences of
+/// that type's names found in a single document (names new to the rest of the corpus) that are annotated as exactly
+/// that span and type — when it reaches `rules.min_precision`.
+pub fn build_lexicon_with_terms(
+    docs: &[Document],
+    rules: &LexiconRules,
+    terms: &Terminology,
+) -> Result<Vec<LexiconEntry>> {
     let LexiconRules {
         min_annotated,
         min_occurrences,
         min_precision,
         min_abbreviation_docs,
     } = *rules;
+    let named = |f: &str| terms.names.contains_key(f);
     let mut annotated: HashMap<String, HashMap<EntityType, usize>> = HashMap::new();
     // Forms ever annotated with a lower-case letter; the others, when short, are abbreviations.
     let mut cased: HashSet<String> = HashSet::new();
@@ -572,7 +613,7 @@ pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<Lexi
     let mut forms: Vec<String> = annotated
         .iter()
         .filter(|(f, t)| {
-            t.values().sum::<usize>() >= min_annotated
+            (t.values().sum::<usize>() >= min_annotated || named(f))
                 && (cased.contains(*f)
                     || f.chars().count() > MAX_LEXICON_ABBREVIATION
                     || in_docs[*f].len() >= min_abbreviation_docs)
@@ -580,8 +621,10 @@ pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<Lexi
         .map(|(f, _)| f.clone())
         .collect();
     forms.sort();
+    let mut out = unseen_names(docs, terms, min_precision)?;
     if forms.is_empty() {
-        return Ok(vec![]);
+        out.sort_by(|a, b| a.form.cmp(&b.form));
+        return Ok(out);
     }
     let ac = automaton(&forms)?;
     let mut seen = vec![0usize; forms.len()];
@@ -590,12 +633,16 @@ pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<Lexi
             seen[k] += 1;
         }
     }
-    let mut out = Vec::new();
     for (k, form) in forms.into_iter().enumerate() {
         let types = &annotated[&form];
         let a: usize = types.values().sum();
         let n = seen[k];
-        if n < min_occurrences {
+        let need = if named(&form) {
+            min_occurrences.min(1)
+        } else {
+            min_occurrences
+        };
+        if n < need {
             continue;
         }
         let precision = (a as f64 / n as f64).min(1.0);
@@ -614,7 +661,76 @@ pub fn build_lexicon(docs: &[Document], rules: &LexiconRules) -> Result<Vec<Lexi
             precision,
         });
     }
+    out.sort_by(|a, b| a.form.cmp(&b.form));
+    out.dedup_by(|a, b| a.form == b.form);
     Ok(out)
+}
+
+/// The lexicon entries of [`Terminology::unseen`] names (at least 3 chars) that occur in none of `docs`, each typed by
+/// the terminology and scored by its type's prior (see [`build_lexicon_with_terms`]), when that reaches
+/// `min_precision`.
+fn unseen_names(
+    docs: &[Document],
+    terms: &Terminology,
+    min_precision: f64,
+) -> Result<Vec<LexiconEntry>> {
+    if terms.unseen.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut names: Vec<(&str, EntityType)> = terms
+        .names
+        .iter()
+        .filter(|(n, _)| n.chars().count() >= 3)
+        .map(|(n, &t)| (n.as_str(), t))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let ac = automaton(names.iter().map(|(n, _)| n))?;
+    // Per name: documents it occurs in; per document: its matches (start, end, name).
+    let mut in_docs: Vec<HashSet<usize>> = vec![HashSet::new(); names.len()];
+    let mut found = Vec::with_capacity(docs.len());
+    for (d, doc) in docs.iter().enumerate() {
+        let m = text_word_matches(&ac, &doc.text);
+        for &(_, _, k) in &m {
+            in_docs[k].insert(d);
+        }
+        found.push(m);
+    }
+    // Prior per type: of the occurrences of names found in one document only, the share annotated exactly.
+    let mut prior: HashMap<EntityType, (usize, usize)> = HashMap::new();
+    for (doc, m) in docs.iter().zip(&found) {
+        for &(s, e, k) in m {
+            if in_docs[k].len() != 1 {
+                continue;
+            }
+            let t = names[k].1;
+            let c = prior.entry(t).or_default();
+            c.0 += 1;
+            if doc
+                .entities
+                .iter()
+                .any(|x| x.start == s && x.end == e && x.entity_type == t)
+            {
+                c.1 += 1;
+            }
+        }
+    }
+    Ok(names
+        .iter()
+        .enumerate()
+        .filter(|&(k, (_, t))| in_docs[k].is_empty() && terms.unseen.contains(t))
+        .filter_map(|(_, &(name, t))| {
+            let (n, a) = prior.get(&t).copied().unwrap_or_default();
+            let p = if n == 0 { 0.0 } else { a as f64 / n as f64 };
+            (p >= min_precision && p > 0.0).then(|| LexiconEntry {
+                form: name.to_string(),
+                entity_type: t,
+                precision: p,
+            })
+        })
+        .collect())
 }
 
 /// Exclusions from annotated documents. Candidates are the lower-cased runs of whole (whitespace-delimited) words
@@ -1128,6 +1244,72 @@ mod tests {
         assert!(build_lexicon(&conventional[..2], &rules(1, 1, 0.0))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn terminology_names_need_one_annotation_and_unseen_ones_their_type_prior() {
+        use EntityType::*;
+        let docs = vec![
+            doc(
+                "1",
+                "Aspirin given; mesna given; fever rose.",
+                &[("Aspirin", Drug), ("mesna", Drug), ("fever", Disease)],
+            ),
+            doc(
+                "2",
+                "Naproxen given, naproxen again, then mesna; fever once.",
+                &[("fever", Disease)],
+            ),
+        ];
+        let terms = Terminology::new([
+            ("aspirin", Drug),
+            ("Naproxen", Drug),
+            ("ibuprofen", Drug),
+            ("mesna", Drug),
+            ("nausea", Disease),
+            ("fever", Disease),
+        ]);
+        let strict = rules(2, 3, 0.6);
+        assert!(build_lexicon(&docs, &strict).unwrap().is_empty());
+        // Named forms need one annotation and one occurrence: aspirin (1 of 1) and fever (2 of 2) enter; mesna
+        // (1 of 2) stays below the precision; naproxen was never annotated.
+        let forms = |lex: &[LexiconEntry]| {
+            lex.iter()
+                .map(|e| (e.form.clone(), e.entity_type, e.precision))
+                .collect::<Vec<_>>()
+        };
+        let lex = build_lexicon_with_terms(&docs, &strict, &terms).unwrap();
+        assert_eq!(
+            forms(&lex),
+            vec![
+                ("aspirin".into(), Drug, 1.0),
+                ("fever".into(), Disease, 1.0)
+            ]
+        );
+        // Unseen drug names take the drugs' prior: of the occurrences of drug names found in one document only
+        // (aspirin once, naproxen twice; mesna is in both), 1 of 3 was annotated.
+        let unseen = |types: Vec<EntityType>| Terminology {
+            unseen: types,
+            ..terms.clone()
+        };
+        let lex = build_lexicon_with_terms(&docs, &rules(2, 3, 0.3), &unseen(vec![Drug])).unwrap();
+        let ibuprofen = lex.iter().find(|e| e.form == "ibuprofen").unwrap();
+        assert_eq!(ibuprofen.entity_type, Drug);
+        assert!((ibuprofen.precision - 1.0 / 3.0).abs() < 1e-12);
+        assert!(
+            lex.iter().all(|e| e.form != "naproxen"),
+            "seen, never annotated"
+        );
+        // Below the precision, or with no occurrence of the type to learn a prior from (nausea), nothing enters.
+        let lex = build_lexicon_with_terms(&docs, &strict, &unseen(vec![Drug, Disease])).unwrap();
+        assert_eq!(forms(&lex).len(), 2);
+        let lex =
+            build_lexicon_with_terms(&docs, &rules(2, 3, 0.0), &unseen(vec![Disease])).unwrap();
+        assert!(lex
+            .iter()
+            .all(|e| e.form != "nausea" && e.form != "ibuprofen"));
+        let sorted: Vec<String> = lex.iter().map(|e| e.form.clone()).collect();
+        assert!(sorted.windows(2).all(|w| w[0] < w[1]), "{sorted:?}");
     }
 
     #[test]
