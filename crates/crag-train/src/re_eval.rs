@@ -19,7 +19,8 @@ use crag_core::ner::boundary::BoundaryModel;
 use crag_core::ner::eval::ScoreTable;
 use crag_core::ner::model::NerConfig;
 use crag_core::ner::refine::{
-    build_exclusions, build_lexicon_with_terms, LexiconRules, Refine, Refiner, Terminology,
+    build_exclusions, build_lexicon_with_terms, name_priors, LexiconRules, Refine, Refiner,
+    Terminology,
 };
 use crag_core::ner::relate::{self, FoundRelation, Scored};
 use crag_core::ner::schema::{Document, Entity, EntityType, Relation, RelationType};
@@ -1235,14 +1236,25 @@ pub fn extract_eval(a: &ExtractEvalArgs) -> Result<()> {
                 with_unseen,
             )?;
             cfg.refine = with_unseen(k);
+            let priors = name_priors(&train_docs, &terms)?;
             let added = cfg.refine.lexicon.len() - lexicons[0].len();
             eprintln!(
-                "lexicon: SIDER names vouch for forms; unseen names: {} ({added} forms)",
-                UNSEEN[k as usize]
+                "lexicon: SIDER names vouch for forms; unseen names: {} ({added} forms; priors: {})",
+                UNSEEN[k as usize],
+                priors
+                    .iter()
+                    .map(|(t, p)| format!("{t} {}/{} = {:.3}", p.annotated, p.occurrences, p.share()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             unseen_report = json!({
                 "source": "SIDER 4.1 drug_names.tsv + side-effect-terms.tsv",
                 "names": terms.names.len(),
+                "unseen_prior": priors.iter().map(|(t, p)| (t.to_string(), json!({
+                    "occurrences_in_one_abstract_only": p.occurrences,
+                    "annotated": p.annotated,
+                    "share": p.share(),
+                }))).collect::<serde_json::Map<_, _>>(),
                 "unseen": UNSEEN[k as usize],
                 "unseen_forms": added,
             });

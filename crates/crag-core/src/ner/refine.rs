@@ -34,7 +34,7 @@
 //! They run after [`crate::ner::tagging::decode`] on the whole text, switched by [`Refine`] in the model config;
 //! [`Refiner`] applies one setting to many texts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
@@ -666,6 +666,88 @@ pub fn build_lexicon_with_terms(
     Ok(out)
 }
 
+/// How often a name of a terminology turns out annotated in a corpus where it is new: per type, of the occurrences in
+/// `docs` of `terms`' names found in one document only, how many (`annotated`) are annotated as exactly that span and
+/// type. [`build_lexicon_with_terms`] scores names the corpus never contains by `annotated / occurrences`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamePrior {
+    /// Occurrences of names found in one document only.
+    pub occurrences: usize,
+    /// Those annotated exactly.
+    pub annotated: usize,
+}
+
+impl NamePrior {
+    /// `annotated / occurrences` (0 without occurrences).
+    pub fn share(&self) -> f64 {
+        if self.occurrences == 0 {
+            0.0
+        } else {
+            self.annotated as f64 / self.occurrences as f64
+        }
+    }
+}
+
+/// `terms`' names of at least 3 chars, sorted, with the documents of `docs` each occurs in (whole word, ASCII case
+/// ignored), and the [`NamePrior`] of each type.
+#[allow(clippy::type_complexity)]
+fn name_occurrences<'a>(
+    docs: &[Document],
+    terms: &'a Terminology,
+) -> Result<(
+    Vec<(&'a str, EntityType)>,
+    Vec<HashSet<usize>>,
+    BTreeMap<EntityType, NamePrior>,
+)> {
+    let mut names: Vec<(&str, EntityType)> = terms
+        .names
+        .iter()
+        .filter(|(n, _)| n.chars().count() >= 3)
+        .map(|(n, &t)| (n.as_str(), t))
+        .collect();
+    names.sort();
+    let mut priors: BTreeMap<EntityType, NamePrior> = BTreeMap::new();
+    if names.is_empty() {
+        return Ok((names, vec![], priors));
+    }
+    let ac = automaton(names.iter().map(|(n, _)| n))?;
+    let mut in_docs: Vec<HashSet<usize>> = vec![HashSet::new(); names.len()];
+    let mut found = Vec::with_capacity(docs.len());
+    for (d, doc) in docs.iter().enumerate() {
+        let m = text_word_matches(&ac, &doc.text);
+        for &(_, _, k) in &m {
+            in_docs[k].insert(d);
+        }
+        found.push(m);
+    }
+    for (doc, m) in docs.iter().zip(&found) {
+        for &(s, e, k) in m {
+            if in_docs[k].len() != 1 {
+                continue;
+            }
+            let t = names[k].1;
+            let p = priors.entry(t).or_default();
+            p.occurrences += 1;
+            if doc
+                .entities
+                .iter()
+                .any(|x| x.start == s && x.end == e && x.entity_type == t)
+            {
+                p.annotated += 1;
+            }
+        }
+    }
+    Ok((names, in_docs, priors))
+}
+
+/// Per type of `terms`, the [`NamePrior`] of its names in `docs` (what unseen names are scored by).
+pub fn name_priors(
+    docs: &[Document],
+    terms: &Terminology,
+) -> Result<BTreeMap<EntityType, NamePrior>> {
+    Ok(name_occurrences(docs, terms)?.2)
+}
+
 /// The lexicon entries of [`Terminology::unseen`] names (at least 3 chars) that occur in none of `docs`, each typed by
 /// the terminology and scored by its type's prior (see [`build_lexicon_with_terms`]), when that reaches
 /// `min_precision`.
@@ -677,53 +759,13 @@ fn unseen_names(
     if terms.unseen.is_empty() {
         return Ok(vec![]);
     }
-    let mut names: Vec<(&str, EntityType)> = terms
-        .names
-        .iter()
-        .filter(|(n, _)| n.chars().count() >= 3)
-        .map(|(n, &t)| (n.as_str(), t))
-        .collect();
-    names.sort();
-    if names.is_empty() {
-        return Ok(vec![]);
-    }
-    let ac = automaton(names.iter().map(|(n, _)| n))?;
-    // Per name: documents it occurs in; per document: its matches (start, end, name).
-    let mut in_docs: Vec<HashSet<usize>> = vec![HashSet::new(); names.len()];
-    let mut found = Vec::with_capacity(docs.len());
-    for (d, doc) in docs.iter().enumerate() {
-        let m = text_word_matches(&ac, &doc.text);
-        for &(_, _, k) in &m {
-            in_docs[k].insert(d);
-        }
-        found.push(m);
-    }
-    // Prior per type: of the occurrences of names found in one document only, the share annotated exactly.
-    let mut prior: HashMap<EntityType, (usize, usize)> = HashMap::new();
-    for (doc, m) in docs.iter().zip(&found) {
-        for &(s, e, k) in m {
-            if in_docs[k].len() != 1 {
-                continue;
-            }
-            let t = names[k].1;
-            let c = prior.entry(t).or_default();
-            c.0 += 1;
-            if doc
-                .entities
-                .iter()
-                .any(|x| x.start == s && x.end == e && x.entity_type == t)
-            {
-                c.1 += 1;
-            }
-        }
-    }
+    let (names, in_docs, priors) = name_occurrences(docs, terms)?;
     Ok(names
         .iter()
-        .enumerate()
-        .filter(|&(k, (_, t))| in_docs[k].is_empty() && terms.unseen.contains(t))
-        .filter_map(|(_, &(name, t))| {
-            let (n, a) = prior.get(&t).copied().unwrap_or_default();
-            let p = if n == 0 { 0.0 } else { a as f64 / n as f64 };
+        .zip(&in_docs)
+        .filter(|&(&(_, t), seen)| seen.is_empty() && terms.unseen.contains(&t))
+        .filter_map(|(&(name, t), _)| {
+            let p = priors.get(&t).copied().unwrap_or_default().share();
             (p >= min_precision && p > 0.0).then(|| LexiconEntry {
                 form: name.to_string(),
                 entity_type: t,
@@ -1292,6 +1334,15 @@ mod tests {
             unseen: types,
             ..terms.clone()
         };
+        let priors = name_priors(&docs, &terms).unwrap();
+        assert_eq!(
+            priors.get(&Drug),
+            Some(&NamePrior {
+                occurrences: 3,
+                annotated: 1
+            })
+        );
+        assert_eq!(priors.get(&Disease), None, "fever is in both documents");
         let lex = build_lexicon_with_terms(&docs, &rules(2, 3, 0.3), &unseen(vec![Drug])).unwrap();
         let ibuprofen = lex.iter().find(|e| e.form == "ibuprofen").unwrap();
         assert_eq!(ibuprofen.entity_type, Drug);
