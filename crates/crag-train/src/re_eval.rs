@@ -629,6 +629,28 @@ mod tests {
         assert_eq!(sum(&[(3, 2, 1), (1, 1, 1)]).tp, 2);
     }
 
+    #[test]
+    fn sider_lexicon_flags_need_the_lexicon() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: ExtractEvalArgs,
+        }
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["extract-eval", "--model", "m"].iter().chain(args)).map(|c| c.a)
+        };
+        let a = parse(&["--lexicon", "--lexicon-sider", "--lexicon-unseen", "drug"]).unwrap();
+        assert!(a.lexicon && a.lexicon_sider);
+        assert_eq!(a.lexicon_unseen.as_deref(), Some("drug"));
+        assert!(parse(&["--lexicon-sider"]).is_err(), "without --lexicon");
+        assert!(
+            parse(&["--lexicon", "--lexicon-unseen", "all"]).is_err(),
+            "without --lexicon-sider"
+        );
+        assert!(parse(&["--lexicon", "--lexicon-sider", "--lexicon-unseen", "some"]).is_err());
+    }
+
     /// Says `adverse_effect` for every pair (and `O` for every token).
     struct AlwaysAdverse(NerConfig);
 
@@ -892,12 +914,12 @@ pub struct ExtractEvalArgs {
     pub lexicon_min_precision: Option<f64>,
     /// Lexicon forms: a SIDER 4.1 drug name or side-effect term (MedDRA) needs one annotation and one occurrence in
     /// the training abstracts instead of the minimums above (its annotated share must still reach the precision).
-    #[arg(long)]
+    #[arg(long, requires = "lexicon")]
     pub lexicon_sider: bool,
     /// Lexicon with `--lexicon-sider`: SIDER names that no training abstract contains enter for these types
     /// (`none`, `drug`: drug names, `all`: side-effect terms too), scored by their type's prior in the training
     /// abstracts (default: tuned with `--tune`, else none).
-    #[arg(long, value_parser = ["none", "drug", "all"])]
+    #[arg(long, value_parser = ["none", "drug", "all"], requires = "lexicon_sider")]
     pub lexicon_unseen: Option<String>,
     /// Add a boundary model fitted on the BC5CDR training annotations as the last refinement step (moves a
     /// mention's first or last token where the corpus's conventions prefer another span).
