@@ -52,8 +52,7 @@ SELECT count(*) AS pairs,
 \echo '== crag_score: drug context and ADR context with the mentions marked; crag_score_sentence marks them itself =='
 SELECT round(crag_score('Intravenous [DRUG]azithromycin[/DRUG]-induced ototoxicity.',
                         'Intravenous azithromycin-induced [ADR]ototoxicity[/ADR].')::numeric, 4) AS p_causal;
--- Known weaknesses, shown on purpose (EVALUATION.md): an indication in the same sentence can score high
--- (paracetamol/fever below), and two contexts from different texts score low whatever they say.
+-- One sentence, marked by crag_score_sentence: adverse effects, and the conditions the drugs were given for.
 SELECT s.drug, s.adr, round(crag_score_sentence(s.sentence, s.drug, s.adr)::numeric, 4) AS p_causal, s.sentence
   FROM (VALUES ('Intravenous azithromycin-induced ototoxicity.', 'azithromycin', 'ototoxicity'),
                ('Unaccountable severe hypercalcemia in a patient treated for hypoparathyroidism with dihydrotachysterol.',
@@ -64,6 +63,17 @@ SELECT s.drug, s.adr, round(crag_score_sentence(s.sentence, s.drug, s.adr)::nume
                 'paracetamol', 'fever'),
                ('The patient was given paracetamol for fever and later developed a maculopapular rash from amoxicillin.',
                 'amoxicillin', 'maculopapular rash')) AS s(sentence, drug, adr);
+\echo '== crag_score on two sentences of one record (a drug column and an event column), as the model card calls it =='
+SELECT c.pair, round(crag_score(c.drug_text, c.adr_text)::numeric, 4) AS p_causal, c.adr_text
+  FROM (VALUES (1, 'adverse reaction', 'Patient was prescribed [DRUG]aspirin[/DRUG] for pain management.',
+                'The patient experienced [ADR]gastrointestinal bleeding[/ADR].'),
+               (2, 'indication resolved', 'Patient was prescribed [DRUG]aspirin[/DRUG] for pain management.',
+                'The patient''s [ADR]pain[/ADR] resolved.'),
+               (3, 'adverse reaction', 'Intravenous [DRUG]azithromycin[/DRUG] was started for pneumonia.',
+                'Two weeks later she reported bilateral [ADR]hearing loss[/ADR].'),
+               (4, 'indication', 'Intravenous [DRUG]azithromycin[/DRUG] was started for pneumonia.',
+                'Her [ADR]pneumonia[/ADR] was confirmed by chest radiography.')) AS c(i, pair, drug_text, adr_text)
+ ORDER BY c.i;
 
 -- A 1,000-row literature table: annotated drug-ADR sentences of ADE Corpus V2 (one per PMID), scored in batches.
 -- Control rows pair each drug context with the ADR context of the next PMID's sentence (not a causal pair).

@@ -39,7 +39,8 @@ echo "round trip passed"
 
 # The relation model: a tiny crag-train relation run (float32 graph) published into the same cluster; crag_score on
 # the trainer's test contexts must equal the trainer's own P(causal).
-cargo run -q --release -p crag-train -- relation --ade "$DATA/ade_corpus_v2" --out "$work/relation" \
+cargo run -q --release -p crag-train -- relation --ade "$DATA/ade_corpus_v2" --bc5cdr "$DATA/bc5cdr" \
+  --sider "$DATA/sider_4_1" --cid-val-abstracts 4 --out "$work/relation" \
   --max-train 64 --max-val 32 --max-test 40 --epochs 1 --precision f32 --device cpu --quiet \
   --database-url "$url" --activate 2>&1 | tail -n 2
 tail -n +2 "$work/relation/predictions_test.tsv" | cut -f7,8,9 > "$work/rel.tsv"

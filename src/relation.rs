@@ -70,8 +70,10 @@ fn sentence_pair(arg: &str, sentence: &str, drug: &str, adr: &str) -> PgResult<(
 }
 
 /// P(causal) that the drug in `drug_text` and the reaction in `adr_text` are causally related, from the active
-/// version of the relation model `model`. Mark the mentions (`[DRUG] … [/DRUG]`, `[ADR] … [/ADR]`) for best
-/// results; texts longer than the model's `max_len` tokens are truncated at the end.
+/// version of the relation model `model`. The two contexts may be one sentence or two (e.g. a drug column and an
+/// event column from different sentences of one record). Mark the mentions (`[DRUG] … [/DRUG]`, `[ADR] … [/ADR]`)
+/// for best results; unmarked texts are encoded as given. A text longer than the model's `max_len` word pieces keeps
+/// the window centred on its markers (its start when unmarked).
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn crag_score(drug_text: &str, adr_text: &str, model: default!(&str, "'relation'")) -> f64 {
     non_empty("drug_text", drug_text).or_raise();

@@ -3,8 +3,10 @@
 //! [`TextTokenizer`] wraps a HuggingFace `tokenizers::Tokenizer` loaded from a `tokenizer.json` (MiniLM's, installed
 //! by `scripts/setup-minilm.sh`). Loading overrides what the file has built in: MiniLM's JSON pads *and* truncates to
 //! a fixed 128, which would make every batch 128 long. Here there is no built-in padding or truncation; each text is
-//! truncated to `max_len` tokens (keeping the post-processor's `[CLS]` … `[SEP]` frame) and a batch is padded to its
-//! longest row only (dynamic padding), which is what matters for CPU inference speed.
+//! cut to `max_len` tokens (keeping the post-processor's `[CLS]` … `[SEP]` frame) and a batch is padded to its
+//! longest row only (dynamic padding), which is what matters for CPU inference speed. A text with entity markers is
+//! cut to the window of pieces **centred on its marked mentions** (a whole abstract as a drug context keeps the
+//! sentences around `[DRUG] … [/DRUG]`); a text without markers keeps its first pieces.
 //!
 //! Entity markers ([`DRUG_OPEN`], [`DRUG_CLOSE`], [`ADR_OPEN`], [`ADR_CLOSE`]) are added as special tokens with new ids
 //! after the vocabulary; they are never split or lower-cased. [`TextTokenizer::to_json_bytes`] serialises the tokenizer
@@ -101,6 +103,10 @@ pub struct TextTokenizer {
     pad_id: u32,
     /// Special tokens the post-processor adds to one sequence ([CLS] and [SEP] for BERT: 2).
     n_special: usize,
+    /// Ids of the entity markers (empty for a tokenizer loaded without them).
+    marker_ids: Vec<u32>,
+    /// Ids the post-processor puts before and after one sequence.
+    frame: (Vec<u32>, Vec<u32>),
 }
 
 fn tok_err(what: &str, e: impl std::fmt::Display) -> CragError {
@@ -150,18 +156,29 @@ impl TextTokenizer {
                 "max_len must exceed the {n_special} special tokens of a sequence, got {max_len}"
             )));
         }
-        let tok = TextTokenizer {
+        let mut tok = TextTokenizer {
             inner,
             max_len,
             pad_id,
             n_special,
+            marker_ids: Vec::new(),
+            frame: (Vec::new(), Vec::new()),
         };
         if markers {
             for m in MARKERS {
-                tok.token_id(m).ok_or_else(|| {
+                let id = tok.token_id(m).ok_or_else(|| {
                     CragError::CorruptModel(format!("marker {m} missing after loading"))
                 })?;
+                tok.marker_ids.push(id);
             }
+        }
+        tok.frame = tok.special_frame()?;
+        if tok.frame.0.len() + tok.frame.1.len() != n_special {
+            return Err(CragError::CorruptModel(format!(
+                "tokenizer post-processor frames one sequence with {} + {} tokens but reports {n_special}",
+                tok.frame.0.len(),
+                tok.frame.1.len()
+            )));
         }
         Ok(tok)
     }
@@ -260,7 +277,8 @@ impl TextTokenizer {
         self.inner.token_to_id(token)
     }
 
-    /// Encode one text: ids, type ids and whether it was truncated (no padding).
+    /// Encode one text: ids, type ids and whether it was truncated (no padding). A text over the budget keeps the
+    /// window of pieces centred on its entity markers ([`marked_window`]), or its first pieces when it has none.
     fn encode_one(&self, text: &str) -> Result<(Vec<u32>, Vec<u32>, bool)> {
         if text.trim().is_empty() {
             return Err(CragError::invalid("text is empty"));
@@ -270,20 +288,30 @@ impl TextTokenizer {
             .encode(text, false)
             .map_err(|e| CragError::Runtime(format!("tokenization failed: {e}")))?;
         let budget = self.max_len - self.n_special;
-        let truncated = enc.len() > budget;
-        if truncated {
+        if enc.len() <= budget {
+            let enc = self
+                .inner
+                .post_process(enc, None, true)
+                .map_err(|e| CragError::Runtime(format!("post-processing failed: {e}")))?;
+            return Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec(), false));
+        }
+        let start = marked_window(enc.get_ids(), &self.marker_ids, budget);
+        if start == 0 {
             enc.truncate(budget, 0, TruncationDirection::Right);
             enc.take_overflowing();
+            let enc = self
+                .inner
+                .post_process(enc, None, true)
+                .map_err(|e| CragError::Runtime(format!("post-processing failed: {e}")))?;
+            return Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec(), true));
         }
-        let enc = self
-            .inner
-            .post_process(enc, None, true)
-            .map_err(|e| CragError::Runtime(format!("post-processing failed: {e}")))?;
-        Ok((
-            enc.get_ids().to_vec(),
-            enc.get_type_ids().to_vec(),
-            truncated,
-        ))
+        let (pre, post) = &self.frame;
+        let mut ids = Vec::with_capacity(self.max_len);
+        ids.extend_from_slice(pre);
+        ids.extend_from_slice(&enc.get_ids()[start..start + budget]);
+        ids.extend_from_slice(post);
+        let types = vec![0; ids.len()];
+        Ok((ids, types, true))
     }
 
     /// Encode texts into one batch padded to its longest row. Any empty (or blank) text is an error.
@@ -323,6 +351,26 @@ impl TextTokenizer {
         }
         Ok(batch)
     }
+}
+
+/// Start of the `budget`-piece window kept from `ids` (pieces of one text, no special tokens, longer than
+/// `budget`): centred on the span from the first to the last marker piece, clamped to the text; the first marker
+/// when that span is itself longer than the budget; 0 when the text has no marker.
+pub fn marked_window(ids: &[u32], markers: &[u32], budget: usize) -> usize {
+    let is_marker = |id: &u32| markers.contains(id);
+    let (Some(lo), Some(hi)) = (
+        ids.iter().position(is_marker),
+        ids.iter().rposition(is_marker),
+    ) else {
+        return 0;
+    };
+    let span = hi - lo + 1;
+    if span >= budget {
+        return lo;
+    }
+    let before = (budget - span) / 2;
+    lo.saturating_sub(before)
+        .min(ids.len().saturating_sub(budget))
 }
 
 /// Byte offset of char index `c` in `s` (`c == char count` gives `s.len()`).
@@ -500,6 +548,37 @@ mod tests {
         let exact = minilm(full.seq_len).encode_batch(&[long]).unwrap();
         assert_eq!(exact, full);
         assert!(TextTokenizer::from_bytes(&minilm_json(), 2).is_err());
+    }
+
+    #[test]
+    fn long_marked_texts_keep_the_window_around_the_markers() {
+        let tok = minilm(16);
+        let filler = "the cohort was followed for several years in the clinic. ".repeat(6);
+        let text = format!("{filler}Patients on [DRUG]warfarin[/DRUG] bled. {filler}");
+        let b = tok.encode_batch(&[&text]).unwrap();
+        assert_eq!((b.seq_len, b.truncated[0]), (16, true));
+        let r = row(&b, 0);
+        assert_eq!((r[0], r[15]), (101, 102), "[CLS] … [SEP] frame kept");
+        let open = tok.token_id(DRUG_OPEN).unwrap() as i64;
+        let close = tok.token_id(DRUG_CLOSE).unwrap() as i64;
+        let at = |id: i64| r.iter().position(|&x| x == id).unwrap();
+        let (o, c) = (at(open), at(close));
+        assert!(o < c && o >= 4 && c <= 11, "mention centred: {r:?}");
+        // Unmarked text still keeps its first pieces; a marker at the very start keeps the start.
+        let plain = tok.encode_batch(&[filler.as_str()]).unwrap();
+        assert_eq!(
+            &row(&plain, 0)[..15],
+            &minilm(512)
+                .encode_batch(&[filler.as_str()])
+                .unwrap()
+                .input_ids[..15]
+        );
+        assert_eq!(marked_window(&[9, 1, 2, 3, 4, 5], &[9], 3), 0);
+        assert_eq!(marked_window(&[1, 2, 3, 4, 5, 9], &[9], 3), 3);
+        assert_eq!(marked_window(&[1, 2, 9, 4, 5, 6, 7], &[9], 3), 1);
+        // markers further apart than the budget: the window starts at the first one
+        assert_eq!(marked_window(&[1, 9, 2, 3, 4, 9, 5], &[9], 3), 1);
+        assert_eq!(marked_window(&[1, 2, 3], &[], 2), 0);
     }
 
     #[test]

@@ -102,6 +102,33 @@ impl Weights {
         Ok(out)
     }
 
+    /// Share of a training update that an export keeps: ⟨shipped − init, trained − init⟩ / ‖trained − init‖² over
+    /// the tensors `names`. 1.0 keeps the update whole; near 0 means the export brought the weights back to where
+    /// training started, as when weights that were already int8 are fine-tuned by less than half a quantisation
+    /// step and quantised again on the same grid. NaN when training changed nothing.
+    pub fn update_retained(
+        init: &Weights,
+        trained: &Weights,
+        shipped: &Weights,
+        names: &[String],
+    ) -> Result<f64> {
+        let (mut dot, mut norm) = (0.0f64, 0.0f64);
+        for name in names {
+            let (shape, t) = trained
+                .tensors
+                .get(name)
+                .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
+            let i = init.get(name, shape)?;
+            let q = shipped.get(name, shape)?;
+            for ((&t, &i), &q) in t.iter().zip(i).zip(q) {
+                let d = f64::from(t) - f64::from(i);
+                dot += (f64::from(q) - f64::from(i)) * d;
+                norm += d * d;
+            }
+        }
+        Ok(if norm > 0.0 { dot / norm } else { f64::NAN })
+    }
+
     /// Tensor names in sorted order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(|s| s.as_str())
@@ -232,6 +259,50 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn update_retained_measures_what_int8_export_keeps() {
+        let names = vec!["m".to_string()];
+        let mk = |v: Vec<f32>| {
+            let mut w = Weights::new();
+            w.insert("m", vec![2, 4], v).unwrap();
+            w
+        };
+        // Start on the int8 grid (a dequantised model), move every weight but the rows' largest (which set the
+        // scales) by far less than half a step: the export erases the update.
+        let start = mk(vec![1.0, -0.5, 0.25, 0.125, 2.0, 1.0, -1.0, 0.5])
+            .int8_round_trip(&names)
+            .unwrap();
+        let small: Vec<f32> = start
+            .get("m", &[2, 4])
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, x)| if i % 4 == 0 { *x } else { x + 1e-4 })
+            .collect();
+        let trained = mk(small);
+        let shipped = trained.int8_round_trip(&names).unwrap();
+        let kept = Weights::update_retained(&start, &trained, &shipped, &names).unwrap();
+        assert!(kept.abs() < 0.05, "{kept}");
+        // A float export keeps everything; an update of several steps survives int8 mostly.
+        assert!(
+            (Weights::update_retained(&start, &trained, &trained, &names).unwrap() - 1.0).abs()
+                < 1e-9
+        );
+        let big = mk(start
+            .get("m", &[2, 4])
+            .unwrap()
+            .iter()
+            .map(|x| x + 0.1)
+            .collect());
+        let kept =
+            Weights::update_retained(&start, &big, &big.int8_round_trip(&names).unwrap(), &names)
+                .unwrap();
+        assert!(kept > 0.8, "{kept}");
+        assert!(Weights::update_retained(&start, &start, &start, &names)
+            .unwrap()
+            .is_nan());
+    }
+
     use super::*;
 
     #[test]

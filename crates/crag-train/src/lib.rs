@@ -18,6 +18,7 @@ pub mod progress;
 pub mod publish;
 pub mod re_data;
 pub mod re_eval;
+pub mod relation_eval;
 pub mod relation_model;
 pub mod relation_run;
 pub mod relation_train;

@@ -9,8 +9,10 @@
 //!   ONNX Runtime with the protocol of `dti`.
 //! * `ner` — train the NER token classifier (`crag_extract_entities`) on BC5CDR, evaluate it on the BC5CDR
 //!   development split, export it and optionally publish it.
-//! * `relation` — train the dual-encoder drug–ADR relation model (`crag_score`) on ADE Corpus V2, evaluate it on the
-//!   hard and card protocols (PMID split), export it and optionally publish it.
+//! * `relation` — train the dual-encoder drug–ADR relation model (`crag_score`) on ADE Corpus V2, BC5CDR CID pairs
+//!   (one- and two-sentence contexts) and SIDER indication negatives, evaluate it (ADE hard and card protocols by
+//!   PMID split, CID pairs of held-out abstracts), export it and optionally publish it.
+//! * `relation-eval` — score the causality protocols through `crag.crag_score_batch` in a CRAG database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,6 +116,41 @@ enum Command {
             default_value = "../shared/data/ade_corpus_v2"
         )]
         ade: PathBuf,
+        /// BC5CDR folder: CID pairs of its training abstracts join training (one- and two-sentence contexts) and
+        /// validation (held-out abstracts).
+        #[arg(long, env = "CRAG_BC5CDR_DIR", default_value = "../shared/data/bc5cdr")]
+        bc5cdr: PathBuf,
+        /// SIDER 4.1 folder: drug–indication pairs found in training sentences become negatives.
+        #[arg(
+            long,
+            env = "CRAG_SIDER_DIR",
+            default_value = "../shared/data/sider_4_1"
+        )]
+        sider: PathBuf,
+        /// Train on ADE Corpus V2 only (the version-1 recipe): no BC5CDR pairs, no SIDER indications.
+        #[arg(long)]
+        ade_only: bool,
+        /// Context pairs per CID pair (nearest-sentence policy).
+        #[arg(long, default_value_t = 3)]
+        cid_contexts: usize,
+        /// BC5CDR training abstracts held out (seeded) for validation and the CID threshold.
+        #[arg(long, default_value_t = 60)]
+        cid_val_abstracts: usize,
+        /// Phase-2 positives per batch from two-sentence (cross-sentence) pairs.
+        #[arg(long, default_value_t = 3)]
+        cross_positives: usize,
+        /// Phase-2 negatives per batch from mismatched pairs (another sentence's effect).
+        #[arg(long, default_value_t = 1)]
+        mismatched_negatives: usize,
+        /// Probability that a phase-2 context is shown without markers.
+        #[arg(long, default_value_t = 0.1)]
+        unmarked_share: f64,
+        /// Cap on phase-2 steps per epoch.
+        #[arg(long)]
+        max_steps_per_epoch: Option<usize>,
+        /// Continue from this relation model directory (e.g. models/relation) instead of the pretrained encoder.
+        #[arg(long)]
+        init_model: Option<PathBuf>,
         /// Pretrained BERT folder (config.json, model.safetensors, tokenizer.json).
         #[arg(long, env = "CRAG_MINILM_DIR", default_value = "/opt/crag/minilm")]
         encoder: PathBuf,
@@ -197,6 +234,9 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Score the causality protocols (BC5CDR dev CID with gold entities, ADE Corpus V2 hard protocol on the test
+    /// PMIDs, SIDER indication pairs, the card's example) through crag.crag_score_batch in a CRAG database.
+    RelationEval(crag_train::relation_eval::RelationEval),
     /// Export a DTI/ADR model with seeded weights; ADR vocabulary = the most prevalent SIDER preferred terms.
     DtiSeeded {
         /// SIDER 4.1 folder (holds meddra_all_se.tsv.gz).
@@ -313,6 +353,16 @@ fn run(cli: Cli) -> crag_core::Result<()> {
         Command::DtiQuantize(args) => crag_train::dti_quantize::run(&args),
         Command::Relation {
             ade,
+            bc5cdr,
+            sider,
+            ade_only,
+            cid_contexts,
+            cid_val_abstracts,
+            cross_positives,
+            mismatched_negatives,
+            unmarked_share,
+            max_steps_per_epoch,
+            init_model,
             encoder,
             out,
             name,
@@ -345,6 +395,11 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             }
             let job = RelationRun {
                 ade,
+                bc5cdr: (!ade_only).then_some(bc5cdr),
+                sider: (!ade_only).then_some(sider),
+                cid_contexts,
+                cid_val_abstracts,
+                init_model,
                 encoder,
                 out,
                 name,
@@ -373,6 +428,10 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                     tau,
                     focal_gamma: focal_loss.then_some(focal_gamma),
                     freeze_layers,
+                    cross_positives,
+                    mismatched_negatives,
+                    unmarked_share,
+                    max_steps_per_epoch,
                     ..RelTrainConfig::default()
                 },
                 device: parse_device(&device),
@@ -382,6 +441,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             };
             relation_run::run(&job).map(|_| ())
         }
+        Command::RelationEval(args) => crag_train::relation_eval::run(&args).map(|_| ()),
         Command::DtiSeeded {
             sider: dir,
             out,

@@ -1,5 +1,6 @@
-//! `crag-train relation`: ADE Corpus V2 → PMID split → hard/card protocols → two-phase training → evaluation →
-//! ONNX export (parity checked against tch) → model directory → optional publish.
+//! `crag-train relation`: ADE Corpus V2 → PMID split → hard/card protocols, plus BC5CDR CID pairs (one- and
+//! two-sentence contexts; abstracts held out for validation) and SIDER indication negatives → two-phase training →
+//! evaluation → ONNX export (parity checked against tch) → model directory → optional publish.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -11,11 +12,18 @@ use crag_core::data::ade::{
     self, card_protocol, example_stats, hard_protocol, read_ade_corpus, split_by_pmid, ExampleKind,
     MentionDictionary, RelationExample, Split,
 };
+use crag_core::data::causality::{
+    cid_pairs, cid_stats, flatten_contexts, indication_examples, Bc5cdrSentences, CidPair,
+    IndicationLexicon, SearchSentence,
+};
+use crag_core::data::pubtator::{read_pubtator, BC5CDR_TRAIN};
+use crag_core::data::sider;
 use crag_core::metrics::best_f1_threshold;
 use crag_core::onnx::WeightPrecision;
 use crag_core::relation::{self, RelationConfig};
 use crag_core::runtime::{self, Device as OrtDevice, SessionOptions};
 use crag_core::text::{TextTokenizer, MARKERS};
+use crag_core::weights::Weights;
 use crag_core::{CragError, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -26,10 +34,24 @@ use crate::curves::{plot, Series};
 use crate::outputs::{to_json, write_json, write_jsonl};
 use crate::relation_train::{self, encode, predict, report, Encoded, RelTrainConfig};
 
+/// The trained float32 weights, written beside the shipped graph so that training can continue from them
+/// (`--init-model`) without the int8 round trip; never imported into the database, never committed.
+pub const WEIGHTS_F32: &str = "weights_f32.safetensors";
+
 /// Everything `crag-train relation` needs.
 pub struct RelationRun {
     /// ADE Corpus V2 folder (DRUG-AE.rel, ADE-NEG.txt).
     pub ade: PathBuf,
+    /// BC5CDR folder (CDR_TrainingSet.PubTator.txt): CID pairs for training and validation (`None`: ADE only).
+    pub bc5cdr: Option<PathBuf>,
+    /// SIDER 4.1 folder (meddra_all_indications.tsv.gz, drug_names.tsv): indication negatives (`None`: none).
+    pub sider: Option<PathBuf>,
+    /// Context pairs per CID pair (nearest-sentence policy).
+    pub cid_contexts: usize,
+    /// BC5CDR training abstracts held out (seeded) for validation and the CID threshold.
+    pub cid_val_abstracts: usize,
+    /// Continue from this relation model directory instead of the pretrained encoder.
+    pub init_model: Option<PathBuf>,
     /// Pretrained encoder folder (config.json, model.safetensors, tokenizer.json).
     pub encoder: PathBuf,
     /// Output model directory.
@@ -85,6 +107,11 @@ fn kinds(exs: &[RelationExample]) -> serde_json::Value {
         "sentence_combination_negatives": count(ExampleKind::SentenceCombination),
         "ade_neg_dictionary_negatives": count(ExampleKind::NegSentenceDictionary),
         "mismatched_negatives": count(ExampleKind::Mismatched),
+        "cid_positives": count(ExampleKind::CidRelation),
+        "cid_positives_two_sentences": exs.iter().filter(|e| e.kind == ExampleKind::CidRelation && e.effect_context.is_some()).count(),
+        "cid_negatives": count(ExampleKind::CidOther),
+        "cid_negatives_two_sentences": exs.iter().filter(|e| e.kind == ExampleKind::CidOther && e.effect_context.is_some()).count(),
+        "indication_negatives": count(ExampleKind::Indication),
     })
 }
 
@@ -109,7 +136,75 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         ade::positives(&corpus, Some(set(Split::Train)))
     };
     train_ex.extend(card_negs(Split::Train));
+
+    // BC5CDR: CID pairs of the training abstracts, some held out (seeded) for validation and the CID threshold.
+    let (cid_train_docs, cid_val_docs) = match &r.bc5cdr {
+        None => (Vec::new(), Vec::new()),
+        Some(dir) => {
+            let mut docs = read_pubtator(&dir.join(BC5CDR_TRAIN))?;
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            docs.shuffle(&mut rng);
+            let n_val = r.cid_val_abstracts.min(docs.len() / 2);
+            let train = docs.split_off(n_val);
+            (train, docs)
+        }
+    };
+    let cid_train = cid_pairs(&cid_train_docs, r.cid_contexts);
+    let cid_val = cid_pairs(&cid_val_docs, r.cid_contexts);
+    train_ex.extend(flatten_contexts(&cid_train).0);
+
+    // SIDER indications found in training sentences (ADE-NEG of the training PMIDs, BC5CDR training abstracts).
+    let annotated_ade = corpus.annotated_pairs();
+    let lexicon = match &r.sider {
+        None => None,
+        Some(dir) => {
+            let inds = sider::read_indications(&dir.join("meddra_all_indications.tsv.gz"))?;
+            let f = std::fs::File::open(dir.join("drug_names.tsv")).map_err(|e| {
+                CragError::io(format!("opening {}/drug_names.tsv", dir.display()), e)
+            })?;
+            let names = sider::parse_drug_names(f)?;
+            Some(IndicationLexicon::new(&inds, &names))
+        }
+    };
+    let indications = |s: Split,
+                       docs: &[crag_core::data::pubtator::PubtatorDoc]|
+     -> (Vec<RelationExample>, usize, usize) {
+        let Some(lex) = &lexicon else {
+            return (Vec::new(), 0, 0);
+        };
+        let never = |_: (usize, usize), _: (usize, usize)| false;
+        let ade_neg = indication_examples(
+            lex,
+            corpus
+                .neg_sentences
+                .iter()
+                .filter(|n| set(s).contains(&n.pmid))
+                .map(|n| SearchSentence {
+                    pmid: &n.pmid,
+                    sentence: &n.sentence,
+                    adverse: &never,
+                }),
+            &annotated_ade,
+        );
+        let bc = Bc5cdrSentences::new(docs).indication_examples(lex, &annotated_ade);
+        let (a, b) = (ade_neg.len(), bc.len());
+        let mut all = ade_neg;
+        all.extend(bc);
+        (all, a, b)
+    };
+    let (ind_train, ind_train_ade, ind_train_bc) = indications(Split::Train, &cid_train_docs);
+    let (ind_val, ind_val_ade, ind_val_bc) = indications(Split::Val, &cid_val_docs);
+    let (ind_test, ind_test_ade, _) = indications(Split::Test, &[]);
+    train_ex.extend(ind_train);
     let train_ex = sample(train_ex, r.max_train, seed);
+    let cid_json = |pairs: &[CidPair]| serde_json::to_value(cid_stats(pairs)).unwrap_or_default();
+    eprintln!(
+        "BC5CDR CID (train abstracts, {} held out, seed {seed}): train {}, val {}; SIDER indication pairs {} — found in training sentences: ADE-NEG {ind_train_ade}, BC5CDR {ind_train_bc}; validation: ADE-NEG {ind_val_ade}, BC5CDR {ind_val_bc}; ADE-NEG test {ind_test_ade}",
+        cid_val_docs.len(),
+        cid_json(&cid_train),
+        cid_json(&cid_val),
+        lexicon.as_ref().map_or(0, IndicationLexicon::pair_count),
+    );
     let val_hard = sample(
         hard_protocol(&corpus, Some(set(Split::Val)), &dict),
         r.max_val,
@@ -146,7 +241,8 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     );
 
     // Encoder, tokenizer with markers, initial weights.
-    let tok = TextTokenizer::from_file(r.encoder.join("tokenizer.json"), r.max_len)?;
+    let tok_dir = r.init_model.as_ref().unwrap_or(&r.encoder);
+    let tok = TextTokenizer::from_file(tok_dir.join("tokenizer.json"), r.max_len)?;
     let (base, pretrained) = bert::load_hf_dir(&r.encoder, "")?;
     let cfg = RelationConfig {
         precision: r.precision,
@@ -166,7 +262,47 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         })
         .collect::<Result<Vec<u32>>>()?;
     debug_assert_eq!(sources.len(), MARKERS.len());
-    let init = relation::init_from_pretrained(&cfg, &pretrained, base.vocab_size, &sources, seed)?;
+    let init = match &r.init_model {
+        None => relation::init_from_pretrained(&cfg, &pretrained, base.vocab_size, &sources, seed)?,
+        Some(dir) => {
+            let art = ModelArtifacts::read_dir(dir)?;
+            if art.meta.kind != "relation" {
+                return Err(CragError::invalid(format!(
+                    "--init-model {}: a {} model, not a relation model",
+                    dir.display(),
+                    art.meta.kind
+                )));
+            }
+            let old = RelationConfig::from_json(&art.meta.config)?;
+            if (old.encoder.clone(), old.fusion_dim, old.head_hidden)
+                != (cfg.encoder.clone(), cfg.fusion_dim, cfg.head_hidden)
+            {
+                return Err(CragError::invalid(format!(
+                    "--init-model {}: its architecture differs from the encoder's ({:?} vs {:?})",
+                    dir.display(),
+                    old.encoder,
+                    cfg.encoder
+                )));
+            }
+            let f32_path = dir.join(WEIGHTS_F32);
+            if f32_path.exists() {
+                eprintln!("continuing from {} (float32 weights)", f32_path.display());
+                let bytes = std::fs::read(&f32_path)
+                    .map_err(|e| CragError::io(format!("reading {}", f32_path.display()), e))?;
+                let w = Weights::from_safetensors(&bytes)?;
+                w.validate(&cfg.param_specs())?;
+                w
+            } else {
+                eprintln!(
+                    "continuing from {} (sha256 {}…): int8 weights come back dequantized — an int8 export of \
+                     the result may erase updates smaller than half a quantisation step (see update_retained)",
+                    dir.display(),
+                    &art.sha256()[..12]
+                );
+                crag_core::onnx::weights_from_onnx(&art.onnx, &cfg.param_specs())?
+            }
+        }
+    };
     let pad = tok.pad_id();
 
     let enc = |exs: &[RelationExample]| encode(&tok, exs);
@@ -175,14 +311,33 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     let (vc, _) = enc(&val_card)?;
     let (th, th_trunc) = enc(&test_hard)?;
     let (tcard, tc_trunc) = enc(&test_card)?;
+    let (cid_val_ex, cid_val_of) = flatten_contexts(&cid_val);
+    let (vcid, _) = enc(&cid_val_ex)?;
+    let cid_val_labels: Vec<bool> = cid_val.iter().map(|p| p.label).collect();
+    let (vind, _) = enc(&ind_val)?;
+    let (tind, _) = enc(&ind_test)?;
     eprintln!(
         "tokenized (max_len {}): truncated contexts train {tr_trunc}, test hard {th_trunc}, test card {tc_trunc}",
         r.max_len
     );
 
-    let annotated = corpus.annotated_pairs();
+    let mut annotated = corpus.annotated_pairs();
+    annotated.extend(
+        train_ex
+            .iter()
+            .filter(|e| e.kind == ExampleKind::CidRelation)
+            .map(|e| (ade::fold(&e.drug), ade::fold(&e.effect))),
+    );
+    let val = relation_train::Validation {
+        hard: &vh,
+        card: &vc,
+        cid: &vcid,
+        cid_pair: &cid_val_of,
+        cid_labels: &cid_val_labels,
+        indications: &vind,
+    };
     let trained = relation_train::train(
-        &cfg, &init, &train_enc, &vh, &vc, &annotated, &r.train, pad, r.device, r.progress,
+        &cfg, &init, &train_enc, &val, &annotated, &r.train, pad, r.device, r.progress,
     )?;
     let net = &trained.net;
     let eb = r.train.eval_batch;
@@ -194,6 +349,17 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     let p_tc = predict(net, &tcard, eb, pad, r.device);
     let test_hard_r = report(&p_th, &lab(&th), thr_hard);
     let test_card_r = report(&p_tc, &lab(&tcard), thr_card);
+    let shared = trained.shared_threshold;
+    let test_hard_shared = report(&p_th, &lab(&th), shared);
+    let p_tind = predict(net, &tind, eb, pad, r.device);
+    let ind_share = relation_train::share_at(&p_tind, shared);
+    eprintln!(
+        "thresholds: hard {thr_hard:.3}, CID {}, shared (shipped) {shared:.3}; test hard F1 at the shared threshold {:.4}; ADE-NEG test indication pairs >= shared: {} of {}",
+        trained.cid_threshold.map_or("-".into(), |t| format!("{t:.3}")),
+        test_hard_shared.at_threshold.f1,
+        p_tind.iter().filter(|&&p| p >= shared).count(),
+        p_tind.len()
+    );
     eprintln!(
         "test hard: P {:.4} R {:.4} F1 {:.4} ROC-AUC {:.4} PR-AUC {:.4} | test card: P {:.4} R {:.4} F1 {:.4} ROC-AUC {:.4} PR-AUC {:.4}",
         test_hard_r.at_threshold.precision,
@@ -212,11 +378,11 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     let w = net.weights()?;
     let f32_cfg = RelationConfig {
         precision: WeightPrecision::F32,
-        threshold: thr_hard,
+        threshold: shared,
         ..cfg.clone()
     };
     let ship_cfg = RelationConfig {
-        threshold: thr_hard,
+        threshold: shared,
         ..cfg.clone()
     };
     let env = runtime::init(&r.ort_lib)?;
@@ -258,6 +424,20 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     let shipped = if ship_cfg.precision == WeightPrecision::F32 {
         None
     } else {
+        let names = cfg.int8_matrix_names();
+        let retained = Weights::update_retained(&init, &w, &w.int8_round_trip(&names)?, &names)?;
+        eprintln!(
+            "int8 export keeps {:.1} % of the training update of the encoder matrices",
+            100.0 * retained
+        );
+        if retained < 0.5 {
+            eprintln!(
+                "WARNING: the int8 graph keeps only {:.1} % of what training changed in the encoders; its scores \
+                 will differ from the float32 model's (continue from {WEIGHTS_F32}, or train from the pretrained \
+                 encoder, instead of from an int8 graph)",
+                100.0 * retained
+            );
+        }
         let q_th = ort_scores(&onnx, &th)?;
         let q_tc = ort_scores(&onnx, &tcard)?;
         let rh = report(&q_th, &lab(&th), thr_hard);
@@ -280,11 +460,12 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
             "delta_f1_hard": rh.at_threshold.f1 - test_hard_r.at_threshold.f1,
             "delta_f1_card": rc.at_threshold.f1 - test_card_r.at_threshold.f1,
             "delta_auc_hard": rh.roc_auc - test_hard_r.roc_auc,
+            "encoder_update_retained": retained,
         }))
     };
 
     let metrics = json!({
-        "dataset": "ADE Corpus V2 (DRUG-AE.rel + ADE-NEG.txt)",
+        "dataset": "ADE Corpus V2 (DRUG-AE.rel + ADE-NEG.txt), BC5CDR training abstracts (CID), SIDER 4.1 indications",
         "split": {
             "by": "pmid",
             "seed": seed,
@@ -294,7 +475,31 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         "train_examples": kinds(&train_ex),
         "hard_negatives": r.hard_negatives,
         "focal_gamma": r.train.focal_gamma,
-        "threshold_source": "best F1 on the validation split of the same protocol",
+        "threshold_source": "per protocol: best F1 on its validation split; shipped (config.threshold): best F1 on the hard-protocol validation pairs and the CID validation pairs pooled",
+        "thresholds": {
+            "ade_hard": thr_hard,
+            "ade_card": thr_card,
+            "cid": trained.cid_threshold,
+            "shared": shared,
+        },
+        "bc5cdr": r.bc5cdr.as_ref().map(|d| json!({
+            "dir": d.display().to_string(),
+            "context_policy": "nearest sentences: the (chemical sentence, disease sentence) combinations fewest sentences apart, in text order",
+            "contexts_per_pair": r.cid_contexts,
+            "val_abstracts": cid_val_docs.iter().map(|d| d.pmid.clone()).collect::<Vec<_>>(),
+            "train": cid_json(&cid_train),
+            "val": cid_json(&cid_val),
+        })),
+        "sider_indications": lexicon.as_ref().map(|l| json!({
+            "pairs_listed": l.pair_count(),
+            "matching": "SIDER drug names and indication terms (MedDRA PT and label concept name), case-insensitive whole words, both in one sentence; pairs annotated as adverse there (BC5CDR CID, ADE Corpus V2 relations) skipped",
+            "train": {"ade_neg": ind_train_ade, "bc5cdr": ind_train_bc},
+            "val": {"ade_neg": ind_val_ade, "bc5cdr": ind_val_bc},
+            "test_ade_neg": ind_test_ade,
+            "test_ade_neg_share_at_shared_threshold": ind_share,
+        })),
+        "test_hard_at_shared_threshold": to_json(&test_hard_shared),
+        "init_model": r.init_model.as_ref().map(|p| p.display().to_string()),
         "val_hard": example_stats(&val_hard),
         "test_hard_examples": kinds(&test_hard),
         "test_card_examples": kinds(&test_card),
@@ -334,7 +539,7 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
     };
     plot(
         &r.out.join("curves.png"),
-        "crag-train relation (ADE Corpus V2)",
+        "crag-train relation (ADE Corpus V2 + BC5CDR CID + SIDER indications)",
         &[
             (
                 "training loss (classify phase)",
@@ -346,6 +551,8 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
                     series("hard F1", &|h| h.val_hard_f1),
                     series("hard ROC-AUC", &|h| h.val_hard_auc),
                     series("card F1", &|h| h.val_card_f1),
+                    series("CID F1 (held-out abstracts)", &|h| h.val_cid_f1),
+                    series("indications >= thr", &|h| h.val_indication_share),
                 ],
             ),
         ],
@@ -363,7 +570,12 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
         prototypes: None,
     };
     art.write_dir(&r.out)?;
-    eprintln!("wrote {}", r.out.display());
+    std::fs::write(r.out.join(WEIGHTS_F32), w.to_safetensors()?)
+        .map_err(|e| CragError::io(format!("writing {}", r.out.join(WEIGHTS_F32).display()), e))?;
+    eprintln!(
+        "wrote {} (and {WEIGHTS_F32}, never imported)",
+        r.out.display()
+    );
     match &r.database_url {
         Some(url) => {
             let v = crate::publish::publish(url, &art, r.activate)?;

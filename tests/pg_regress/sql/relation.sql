@@ -10,6 +10,22 @@ SELECT crag_score_sentence('Unaccountable severe hypercalcemia in a patient trea
                            'dihydrotachysterol', 'hypercalcemia')
      > crag_score_sentence('Unaccountable severe hypercalcemia in a patient treated for hypoparathyroidism with dihydrotachysterol.',
                            'dihydrotachysterol', 'hypoparathyroidism') AS effect_above_indication;
+-- Two contexts from two sentences of one record (the relation model card's example) and its indication twin: the
+-- drug given for pain, then a bleed (an adverse reaction) or the pain resolving (the indication, not a reaction).
+-- 'causal' compares with the model's threshold (config->'threshold').
+WITH m AS (SELECT (config->>'threshold')::float8 AS thr FROM crag.models WHERE name = 'relation' AND active),
+p(i, pair, drug_text, adr_text) AS (VALUES
+  (1, 'card example', 'Patient was prescribed [DRUG]aspirin[/DRUG] for pain management.',
+      'The patient experienced [ADR]gastrointestinal bleeding[/ADR].'),
+  (2, 'indication twin', 'Patient was prescribed [DRUG]aspirin[/DRUG] for pain management.',
+      'The patient''s [ADR]pain[/ADR] resolved.'),
+  (3, 'card example, unmarked', 'Patient was prescribed aspirin for pain management.',
+      'The patient experienced gastrointestinal bleeding.'),
+  (4, 'one sentence, indication', '[DRUG]Paracetamol[/DRUG] was given for fever.',
+      'Paracetamol was given for [ADR]fever[/ADR].'))
+SELECT pair, round(crag_score(drug_text, adr_text)::numeric, 2) AS p_causal,
+       crag_score(drug_text, adr_text) >= thr AS causal
+  FROM p, m ORDER BY i;
 -- The sentence form equals crag_score on the contexts it builds.
 SELECT abs(crag_score_sentence('Intravenous azithromycin-induced ototoxicity.', 'AZITHROMYCIN', 'Ototoxicity')
          - crag_score('Intravenous [DRUG]azithromycin[/DRUG]-induced ototoxicity.',
@@ -34,6 +50,12 @@ SELECT crag_score_sentence('Codeine intoxication in a child.', 'codeine', 'codei
 -- Long texts are truncated to max_len tokens, not rejected.
 SELECT crag_score('[DRUG]Azithromycin[/DRUG] ' || repeat('was continued for several weeks and ', 200),
                   '[ADR]Ototoxicity[/ADR].') BETWEEN 0 AND 1 AS long_text_scored;
+-- A long context keeps the window around its marked mention (a whole abstract as the drug context): with the
+-- mention 400 words in, the marked text no longer scores like its unmarked copy, whose first pieces are kept.
+SELECT crag_score(repeat('The cohort was followed for several years. ', 50) || 'Then [DRUG]aspirin[/DRUG] was started.',
+                  '[ADR]Gastrointestinal bleeding[/ADR] followed.')
+    <> crag_score(repeat('The cohort was followed for several years. ', 50) || 'Then aspirin was started.',
+                  '[ADR]Gastrointestinal bleeding[/ADR] followed.') AS marked_window_kept;
 -- Errors.
 SELECT crag_score('', 'rash');
 SELECT crag_score('[DRUG]x[/DRUG]', '   ');

@@ -584,6 +584,12 @@ pub enum ExampleKind {
     NegSentenceDictionary,
     /// Drug of one pair with the effect of another sentence (card negative).
     Mismatched,
+    /// A BC5CDR chemical–disease pair listed as a CID relation (positive; one or two sentences).
+    CidRelation,
+    /// A BC5CDR chemical–disease pair of one abstract that is not a CID relation (negative).
+    CidOther,
+    /// A SIDER drug–indication pair found in one sentence and not annotated as adverse there (negative).
+    Indication,
 }
 
 /// A sentence identified by PMID, used when an effect comes from another sentence.
