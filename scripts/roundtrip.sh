@@ -51,6 +51,15 @@ read -r n maxdiff <<<"$result"
 echo "relation round trip: $n test pairs, max |crag_score - trainer| = $maxdiff"
 awk -v d="$maxdiff" -v n="$n" 'BEGIN { exit !(n == 80 && d <= 1e-5) }' || { echo "relation round trip FAILED"; exit 1; }
 echo "relation round trip passed"
+# The causality protocols through SQL (crag-train relation-eval) on the same tiny model, on a few abstracts/pairs.
+cargo run -q --release -p crag-train -- relation-eval --database-url "$url" --ade "$DATA/ade_corpus_v2" \
+  --bc5cdr "$DATA/bc5cdr" --sider "$DATA/sider_4_1" --max-abstracts 5 --max-ade-pairs 40 --out "$work/rel_eval.json" \
+  2>/dev/null | tee "$work/rel_eval.txt"
+grep -q "^BC5CDR dev CID (gold entities, [1-9][0-9]* pairs" "$work/rel_eval.txt" &&
+  grep -q "^ADE Corpus V2 test hard protocol (40 pairs)" "$work/rel_eval.txt" &&
+  grep -q "^card example [01]\.[0-9]*, its indication twin [01]\.[0-9]*" "$work/rel_eval.txt" ||
+  { echo "relation-eval round trip FAILED"; exit 1; }
+echo "relation-eval round trip passed"
 
 # The extractor (NER + relation head): a tiny crag-train ner --relations run (float32 graph) published into the
 # same cluster; crag_extract_entities and crag_extract_relations on the trainer's first 20 dev abstracts must give

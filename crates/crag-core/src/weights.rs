@@ -102,6 +102,43 @@ impl Weights {
         Ok(out)
     }
 
+    /// Like [`Self::int8_round_trip`], but each value rounds to one of its two neighbouring int8 levels at random,
+    /// up with probability equal to its distance from the lower one (seeded ChaCha8): unbiased, so a fine-tuning
+    /// update smaller than half a step survives on average instead of being rounded away. The row scales are the
+    /// same, so [`crate::onnx::quantize_rows_int8`] of the result reproduces these levels exactly.
+    pub fn int8_stochastic_round_trip(&self, names: &[String], seed: u64) -> Result<Weights> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut out = self.clone();
+        for name in names {
+            let (shape, data) = self
+                .tensors
+                .get(name)
+                .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
+            let [_, cols] = shape[..] else {
+                return Err(CragError::CorruptModel(format!(
+                    "weight {name} has shape {shape:?}; only matrices are quantised"
+                )));
+            };
+            let mut v = Vec::with_capacity(data.len());
+            for row in data.chunks(cols.max(1)) {
+                let amax = row.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+                let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+                v.extend(row.iter().map(|&x| {
+                    let t = f64::from(x / s);
+                    let lo = t.floor();
+                    let q = if rng.random::<f64>() < t - lo {
+                        lo + 1.0
+                    } else {
+                        lo
+                    };
+                    q.clamp(-127.0, 127.0) as f32 * s
+                }));
+            }
+            out.insert(name.clone(), shape.clone(), v)?;
+        }
+        Ok(out)
+    }
+
     /// Share of a training update that an export keeps: ⟨shipped − init, trained − init⟩ / ‖trained − init‖² over
     /// the tensors `names`. 1.0 keeps the update whole; near 0 means the export brought the weights back to where
     /// training started, as when weights that were already int8 are fine-tuned by less than half a quantisation
@@ -259,6 +296,48 @@ impl Weights {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stochastic_rounding_keeps_small_updates_on_average() {
+        // One row: its largest value fixes the step (1/127); the others sit 0.3 step above a level.
+        let step = 1.0f32 / 127.0;
+        let mut row = vec![1.0f32];
+        row.extend((0..2000).map(|i| ((i % 100) as f32 - 50.0 + 0.3) * step));
+        let mut w = Weights::new();
+        w.insert("m", vec![1, row.len()], row.clone()).unwrap();
+        let names = vec!["m".to_string()];
+        let sr = w.int8_stochastic_round_trip(&names, 7).unwrap();
+        let got = sr.get("m", &[1, row.len()]).unwrap();
+        let mean_shift: f32 = got[1..]
+            .iter()
+            .zip(&row[1..])
+            .map(|(q, x)| (q - x) / step)
+            .sum::<f32>()
+            / 2000.0;
+        assert!(mean_shift.abs() < 0.05, "unbiased: {mean_shift}");
+        let near = w.int8_round_trip(&names).unwrap();
+        let near_shift: f32 = near.get("m", &[1, row.len()]).unwrap()[1..]
+            .iter()
+            .zip(&row[1..])
+            .map(|(q, x)| (q - x) / step)
+            .sum::<f32>()
+            / 2000.0;
+        assert!(
+            (near_shift + 0.3).abs() < 1e-3,
+            "nearest rounding drops the 0.3 step: {near_shift}"
+        );
+        assert_eq!(near.get("m", &[1, row.len()]).unwrap()[0], 1.0);
+        assert_eq!(
+            sr.int8_round_trip(&names).unwrap(),
+            sr,
+            "the exporter reproduces the levels"
+        );
+        assert_ne!(
+            sr,
+            w.int8_stochastic_round_trip(&names, 8).unwrap(),
+            "seeded"
+        );
+    }
+
     #[test]
     fn update_retained_measures_what_int8_export_keeps() {
         let names = vec!["m".to_string()];

@@ -151,6 +151,10 @@ enum Command {
         /// Continue from this relation model directory (e.g. models/relation) instead of the pretrained encoder.
         #[arg(long)]
         init_model: Option<PathBuf>,
+        /// int8 weights: round to the nearest level, or stochastically (unbiased: keeps fine-tuning updates
+        /// smaller than half a step, e.g. when continuing from an int8 graph, on average).
+        #[arg(long, value_parser = ["nearest", "stochastic"], default_value = "nearest")]
+        int8_rounding: String,
         /// Pretrained BERT folder (config.json, model.safetensors, tokenizer.json).
         #[arg(long, env = "CRAG_MINILM_DIR", default_value = "/opt/crag/minilm")]
         encoder: PathBuf,
@@ -363,6 +367,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
             unmarked_share,
             max_steps_per_epoch,
             init_model,
+            int8_rounding,
             encoder,
             out,
             name,
@@ -400,6 +405,7 @@ fn run(cli: Cli) -> crag_core::Result<()> {
                 cid_contexts,
                 cid_val_abstracts,
                 init_model,
+                stochastic_rounding: int8_rounding == "stochastic",
                 encoder,
                 out,
                 name,

@@ -26,6 +26,9 @@ use crag_core::data::sider;
 use crag_core::metrics::{average_precision, f1_at, roc_auc};
 use crag_core::{CragError, Result};
 use postgres::{Client, NoTls};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
 use crate::outputs::{to_json, write_json};
@@ -69,6 +72,12 @@ pub struct RelationEval {
     /// Write the report as JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Score only the first N BC5CDR dev abstracts (smoke tests; recorded in the report).
+    #[arg(long)]
+    pub max_abstracts: Option<usize>,
+    /// Score only a seeded sample of N ADE test pairs (smoke tests; recorded in the report).
+    #[arg(long)]
+    pub max_ade_pairs: Option<usize>,
 }
 
 /// The card's example: a drug context and an ADR context from two sentences of one record.
@@ -169,7 +178,8 @@ pub fn run(e: &RelationEval) -> Result<Value> {
     };
 
     // 1. BC5CDR dev CID, gold entities.
-    let docs = read_pubtator(&e.bc5cdr.join(BC5CDR_DEV))?;
+    let mut docs = read_pubtator(&e.bc5cdr.join(BC5CDR_DEV))?;
+    docs.truncate(e.max_abstracts.unwrap_or(usize::MAX));
     let pairs = cid_pairs(&docs, e.cid_contexts);
     let (ctx, of) = flatten_contexts(&pairs);
     let p_ctx = s.score("BC5CDR dev CID contexts", &texts(&ctx)?)?;
@@ -202,7 +212,11 @@ pub fn run(e: &RelationEval) -> Result<Value> {
     let corpus = read_ade_corpus(&e.ade)?;
     let split = split_by_pmid(corpus.pmids(), e.seed, (0.8, 0.1, 0.1))?;
     let dict = MentionDictionary::from_corpus(&corpus, Some(split.pmids(Split::Train)));
-    let hard = hard_protocol(&corpus, Some(split.pmids(Split::Test)), &dict);
+    let mut hard = hard_protocol(&corpus, Some(split.pmids(Split::Test)), &dict);
+    if let Some(n) = e.max_ade_pairs {
+        hard.shuffle(&mut ChaCha8Rng::seed_from_u64(e.seed));
+        hard.truncate(n);
+    }
     let p_hard = s.score("ADE test hard protocol", &texts(&hard)?)?;
     let l_hard: Vec<bool> = hard.iter().map(|x| x.label).collect();
     let ade = json!({
@@ -257,6 +271,8 @@ pub fn run(e: &RelationEval) -> Result<Value> {
         "version": version,
         "sha256": sha,
         "route": "SQL: crag.crag_score_batch on the active version",
+        "max_abstracts": e.max_abstracts,
+        "max_ade_pairs": e.max_ade_pairs,
         "thresholds": {"cid": cid_thr, "ade_hard": hard_thr, "shared": shared},
         "bc5cdr_dev_cid_gold_entities": cid,
         "ade_test_hard": ade,

@@ -52,6 +52,8 @@ pub struct RelationRun {
     pub cid_val_abstracts: usize,
     /// Continue from this relation model directory instead of the pretrained encoder.
     pub init_model: Option<PathBuf>,
+    /// Round the int8 graph's weights stochastically (unbiased) instead of to the nearest level.
+    pub stochastic_rounding: bool,
     /// Pretrained encoder folder (config.json, model.safetensors, tokenizer.json).
     pub encoder: PathBuf,
     /// Output model directory.
@@ -420,12 +422,18 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
             "exported graph disagrees with the trained model by {parity:.2e} (> 1e-4)"
         )));
     }
-    let onnx = relation::export_onnx(&ship_cfg, &w)?;
+    let names = cfg.int8_matrix_names();
+    let w_ship = if r.stochastic_rounding && ship_cfg.precision != WeightPrecision::F32 {
+        w.int8_stochastic_round_trip(&names, seed)?
+    } else {
+        w.clone()
+    };
+    let onnx = relation::export_onnx(&ship_cfg, &w_ship)?;
     let shipped = if ship_cfg.precision == WeightPrecision::F32 {
         None
     } else {
-        let names = cfg.int8_matrix_names();
-        let retained = Weights::update_retained(&init, &w, &w.int8_round_trip(&names)?, &names)?;
+        let retained =
+            Weights::update_retained(&init, &w, &w_ship.int8_round_trip(&names)?, &names)?;
         eprintln!(
             "int8 export keeps {:.1} % of the training update of the encoder matrices",
             100.0 * retained
@@ -461,6 +469,7 @@ pub fn run(r: &RelationRun) -> Result<Option<i32>> {
             "delta_f1_card": rc.at_threshold.f1 - test_card_r.at_threshold.f1,
             "delta_auc_hard": rh.roc_auc - test_hard_r.roc_auc,
             "encoder_update_retained": retained,
+            "rounding": if r.stochastic_rounding { "stochastic (seeded)" } else { "nearest" },
         }))
     };
 
