@@ -78,9 +78,12 @@ impl Weights {
         Ok(())
     }
 
-    /// A copy in which each named `[rows, cols]` tensor is replaced by its per-row int8 round trip
-    /// ([`crate::onnx::quantize_rows_int8`] then dequantised): the weights an int8 graph computes with.
-    pub fn int8_round_trip(&self, names: &[String]) -> Result<Weights> {
+    /// A copy in which each named `[rows, cols]` tensor is replaced by `f(data, rows, cols)`.
+    fn map_matrices(
+        &self,
+        names: &[String],
+        mut f: impl FnMut(&[f32], usize, usize) -> Vec<f32>,
+    ) -> Result<Weights> {
         let mut out = self.clone();
         for name in names {
             let (shape, data) = self
@@ -92,14 +95,18 @@ impl Weights {
                     "weight {name} has shape {shape:?}; only matrices are quantised"
                 )));
             };
-            let (q, s) = crate::onnx::quantize_rows_int8(data, rows, cols);
-            out.insert(
-                name.clone(),
-                shape.clone(),
-                crate::onnx::dequantize_rows_int8(&q, &s, cols),
-            )?;
+            out.insert(name.clone(), shape.clone(), f(data, rows, cols))?;
         }
         Ok(out)
+    }
+
+    /// A copy in which each named `[rows, cols]` tensor is replaced by its per-row int8 round trip
+    /// ([`crate::onnx::quantize_rows_int8`] then dequantised): the weights an int8 graph computes with.
+    pub fn int8_round_trip(&self, names: &[String]) -> Result<Weights> {
+        self.map_matrices(names, |data, rows, cols| {
+            let (q, s) = crate::onnx::quantize_rows_int8(data, rows, cols);
+            crate::onnx::dequantize_rows_int8(&q, &s, cols)
+        })
     }
 
     /// Like [`Self::int8_round_trip`], but each value rounds to one of its two neighbouring int8 levels at random,
@@ -108,17 +115,7 @@ impl Weights {
     /// same, so [`crate::onnx::quantize_rows_int8`] of the result reproduces these levels exactly.
     pub fn int8_stochastic_round_trip(&self, names: &[String], seed: u64) -> Result<Weights> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut out = self.clone();
-        for name in names {
-            let (shape, data) = self
-                .tensors
-                .get(name)
-                .ok_or_else(|| CragError::CorruptModel(format!("weight {name} is missing")))?;
-            let [_, cols] = shape[..] else {
-                return Err(CragError::CorruptModel(format!(
-                    "weight {name} has shape {shape:?}; only matrices are quantised"
-                )));
-            };
+        self.map_matrices(names, |data, _, cols| {
             let mut v = Vec::with_capacity(data.len());
             for row in data.chunks(cols.max(1)) {
                 let amax = row.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
@@ -134,9 +131,8 @@ impl Weights {
                     q.clamp(-127.0, 127.0) as f32 * s
                 }));
             }
-            out.insert(name.clone(), shape.clone(), v)?;
-        }
-        Ok(out)
+            v
+        })
     }
 
     /// Share of a training update that an export keeps: ⟨shipped − init, trained − init⟩ / ‖trained − init‖² over

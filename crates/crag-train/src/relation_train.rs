@@ -221,7 +221,8 @@ pub struct Trained {
     pub seconds: f64,
 }
 
-/// Tokens of a phase-2 batch: each side shown without markers with probability `share`.
+/// Tokens of a phase-2 batch: each side shown without markers with probability `share` (one draw per side, drug
+/// then ADR, per example).
 fn pair_tokens_mixed(
     exs: &[&Encoded],
     share: f64,
@@ -229,37 +230,23 @@ fn pair_tokens_mixed(
     pad: u32,
     device: Device,
 ) -> (Tokens, Tokens) {
-    let mut pick = |marked: &'_ Vec<i64>, plain: &'_ Vec<i64>| -> usize {
-        usize::from(
-            share > 0.0 && rng.random_bool(share.min(1.0)) && !plain.is_empty() && marked != plain,
-        )
+    let mut side = |marked: &'_ Vec<i64>, plain: &'_ Vec<i64>| -> Vec<i64> {
+        let unmarked = share > 0.0 && rng.random_bool(share.min(1.0));
+        if unmarked && !plain.is_empty() {
+            plain
+        } else {
+            marked
+        }
+        .clone()
     };
-    let choice: Vec<(usize, usize)> = exs
-        .iter()
-        .map(|e| (pick(&e.drug, &e.drug_plain), pick(&e.adr, &e.adr_plain)))
-        .collect();
-    let d: Vec<&[i64]> = exs
-        .iter()
-        .zip(&choice)
-        .map(|(e, c)| {
-            if c.0 == 1 {
-                e.drug_plain.as_slice()
-            } else {
-                e.drug.as_slice()
-            }
-        })
-        .collect();
-    let a: Vec<&[i64]> = exs
-        .iter()
-        .zip(&choice)
-        .map(|(e, c)| {
-            if c.1 == 1 {
-                e.adr_plain.as_slice()
-            } else {
-                e.adr.as_slice()
-            }
-        })
-        .collect();
+    let mut d = Vec::with_capacity(exs.len());
+    let mut a = Vec::with_capacity(exs.len());
+    for e in exs {
+        d.push(side(&e.drug, &e.drug_plain));
+        a.push(side(&e.adr, &e.adr_plain));
+    }
+    let d: Vec<&[i64]> = d.iter().map(Vec::as_slice).collect();
+    let a: Vec<&[i64]> = a.iter().map(Vec::as_slice).collect();
     (
         Tokens::from_rows(&d, pad, device),
         Tokens::from_rows(&a, pad, device),
